@@ -1,0 +1,1 @@
+"""Bank file formats: pure parsers from bytes to statements and transactions."""

@@ -1,0 +1,39 @@
+"""Which bank file format a file is, from its content (never from its name)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cash_application.bank_files.bai2 import parse_bai2
+from cash_application.bank_files.errors import BankFileSyntaxError
+from cash_application.bank_files.records import ParsedFile
+
+Parser = Callable[[bytes, str], ParsedFile]
+
+PARSERS: dict[str, Parser] = {"bai2": parse_bai2}
+
+
+def detect_format(data: bytes, file_name: str) -> str:
+    """Name the format of `data`; raise `BankFileSyntaxError` when it is none we read."""
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"01,"):
+        return "bai2"
+    raise BankFileSyntaxError(
+        f"not a bank file format arlink reads (known: {', '.join(PARSERS)})",
+        file=file_name,
+        line=1,
+        field=None,
+    )
+
+
+def parse_bank_file(data: bytes, file_name: str, file_format: str | None = None) -> ParsedFile:
+    """Parse a bank file, detecting its format unless `file_format` is given."""
+    name = file_format or detect_format(data, file_name)
+    if name not in PARSERS:
+        raise BankFileSyntaxError(
+            f"unknown format {name!r} (known: {', '.join(PARSERS)})",
+            file=file_name,
+            line=None,
+            field=None,
+        )
+    return PARSERS[name](data, file_name)

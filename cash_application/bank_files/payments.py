@@ -1,0 +1,40 @@
+"""From a parsed bank file to canonical `Payment`s: every credit is money received."""
+
+from __future__ import annotations
+
+from cash_application.bank_files.records import Direction, ParsedFile
+from mappings.records import Payment, RemittanceLine, SourceRef, payment_id_for
+
+
+def payments_from(parsed: ParsedFile, *, file_digest: str, file_name: str) -> list[Payment]:
+    """One `Payment` per credit transaction, with a stable id from the file digest and the
+    transaction's position, so the same file parsed twice yields the same ids."""
+    payments = []
+    position = 0
+    for statement in parsed.statements:
+        for transaction in statement.transactions:
+            position += 1
+            if transaction.direction is not Direction.CREDIT:
+                continue
+            payments.append(
+                Payment(
+                    payment_id=payment_id_for(file_digest, position),
+                    bank_account=statement.account,
+                    value_date=transaction.value_date or statement.date,
+                    amount=transaction.amount,
+                    source=SourceRef(
+                        file_digest=file_digest,
+                        file_name=file_name,
+                        format=parsed.format,
+                        first_line=transaction.first_line,
+                        last_line=transaction.last_line,
+                    ),
+                    payer_name=transaction.payer_name,
+                    payer_account=transaction.payer_account,
+                    bank_reference=transaction.bank_reference,
+                    end_to_end_id=transaction.end_to_end_id,
+                    remittance=transaction.remittance,
+                    remittance_lines=tuple(RemittanceLine(ref) for ref in transaction.invoice_refs),
+                )
+            )
+    return payments

@@ -1,0 +1,63 @@
+"""Format-neutral records of a parsed bank file: statements and their transactions.
+
+Every format parser (BAI2, and later MT940, camt, OFX, lockbox) produces these;
+`cash_application.bank_files.payments` turns the credits into canonical `Payment`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from mappings.money import Money
+
+
+class Direction(StrEnum):
+    CREDIT = "credit"
+    DEBIT = "debit"
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One booked movement on a bank account, with where it sits in the file."""
+
+    amount: Money  # unsigned; `direction` says which way
+    direction: Direction
+    first_line: int  # 1-based physical line numbers in the file
+    last_line: int
+    value_date: date | None = None
+    entry_date: date | None = None
+    type_code: str | None = None
+    bank_reference: str | None = None
+    customer_reference: str | None = None
+    end_to_end_id: str | None = None
+    payer_name: str | None = None
+    payer_account: str | None = None
+    remittance: str = ""
+    invoice_refs: tuple[str, ...] = ()
+    reversal: bool = False
+
+    @property
+    def currency(self) -> str:
+        return self.amount.currency
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One account's report in a bank file (BAI2 03..49 group, MT940 :20:..:62:)."""
+
+    account: str
+    currency: str
+    date: date | None
+    opening_balance: Money | None
+    closing_balance: Money | None
+    transactions: tuple[Transaction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """A whole bank file: its format and every statement in it."""
+
+    format: str
+    statements: tuple[Statement, ...]

@@ -1,0 +1,220 @@
+"""Who paid and for what: reading the conventions banks use in free transaction text.
+
+A BAI2 16 record ends with free text, often continued by 88 records. Banks fill
+it with structured fragments that cash application needs: the payer's name and
+account, the remittance information and invoice numbers. This module reads the
+conventions seen in real files; it is pure (strings in, fields out) and knows
+nothing of BAI2 records, so other formats can reuse it.
+
+Conventions read:
+
+- ACH narrative (NACHA company/batch fields, as JPMorgan-style banks print them):
+  ``ORIG CO NAME:ACME MFG ORIG ID:1234567890 ... IND ID:... IND NAME:...``. On an
+  incoming credit the originator (``ORIG CO NAME``) is the payer; ``IND NAME``
+  is the receiver, i.e. usually the account holder itself.
+- ACH CCD+/CTX addenda, X12 ``RMR`` segments: ``RMR*IV*INV-1001*1500.00\\`` gives
+  the invoice reference ``INV-1001``. The whole text stays the remittance.
+- Fedwire-style keys: ``ORG=`` (originator, ``ORG=/123456789 NAME`` carries the
+  account), ``B/O`` (by order of), ``OBI=`` (originator to beneficiary
+  information, the remittance). SVB writes the same keys one per line as
+  ``ORG:=NAME`` and ``OBI:=TEXT``.
+- Goldman Sachs-style keyed lines (one per 88 record): ``DBNM:`` debtor name,
+  ``DACT:`` debtor account, ``REMI:`` remittance, ``EREF:`` end-to-end id.
+  ``CRNM:``/``CACT:`` name the creditor (the beneficiary) and are not the payer.
+
+If no convention gives a remittance, the remittance is the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+
+class RemittanceFields(NamedTuple):
+    """What the free text says about a payment."""
+
+    payer_name: str | None
+    payer_account: str | None
+    remittance: str
+    invoice_refs: tuple[str, ...]
+    end_to_end_id: str | None
+
+
+class RmrLine(NamedTuple):
+    """One X12 RMR remittance segment: the referenced document and the amount paid."""
+
+    qualifier: str  # IV: seller's invoice number; OI: original invoice number
+    reference: str
+    amount: str | None  # decimal string as written, if any
+
+
+# Goldman Sachs-style keys: four capitals and a colon at the start of an 88 text.
+_KEYED_LINE_KEYS = frozenset(
+    {"EREF", "CREF", "REMI", "DBNM", "CRNM", "DACT", "CACT", "DABA", "CABA", "DBIC", "CBIC"}
+    | {"IDNM", "CHKN"}
+)
+
+# ACH narrative keys as banks print them; a value runs to the next key.
+_ACH_KEY = re.compile(
+    r"(ORIG CO NAME|ORIG ID|DESC DATE|CO ENTRY DESCR|SEC|TRACE#|EED|IND ID|IND NAME|TRN"
+    r"|ADDENDA|PMT DET|CO DISCR|CO ID):"
+)
+# Fedwire-style tags (``ORG=``); a value runs to the next tag or the end.
+_WIRE_TAG = re.compile(r"(?<![A-Za-z0-9])([A-Z]{3,4})=")
+_BY_ORDER_OF = re.compile(r"(?<![A-Za-z0-9])B/O(?:\s+CUSTOMER)?\s*[:=]?\s*")
+# Where a B/O name ends: another key (``REF:``, ``OBI=``), a wide gap, or the end.
+_NAME_END = re.compile(r"\s{2,}|\s(?:[A-Z][A-Z0-9#/ ]{1,14}?[:=])|$")
+# X12 RMR: RMR01 qualifier, RMR02 reference, then payment action code and/or amount.
+_RMR = re.compile(r"RMR\*(IV|OI)\*([^*\\~]*)((?:\*[^*\\~]*)*)")
+_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def extract_remittance(
+    text: str, continuations: Sequence[str] = (), *, credit: bool = True
+) -> RemittanceFields:
+    """Read payer, remittance and invoice references from a transaction's text.
+
+    `text` is the record's own text, `continuations` the texts of its 88
+    continuation records, in order. The payer fields are filled only for a
+    credit: on a debit the names in the text are the payee's.
+    """
+    full = " ".join(part for part in (text, *continuations) if part) if continuations else text
+    # Fast path: text with no marker of any convention (most check and fee lines).
+    if "=" not in full and ":" not in full and "*" not in full and "B/O" not in full:
+        return RemittanceFields(None, None, full, (), None)
+
+    payer_name: str | None = None
+    payer_account: str | None = None
+    remittance: str | None = None
+    end_to_end_id: str | None = None
+
+    keyed = _keyed_lines(text, continuations) if continuations else None
+    if keyed:
+        payer_name = keyed.get("DBNM") or None
+        payer_account = keyed.get("DACT") or None
+        remittance = keyed.get("REMI") or None
+        end_to_end_id = keyed.get("EREF") or None
+
+    if ":=" in full:
+        tagged = _colon_equals_lines(text, continuations)
+        if payer_name is None and tagged.get("ORG"):
+            payer_account, payer_name = _account_and_name(tagged["ORG"])
+        if remittance is None:
+            remittance = tagged.get("OBI") or None
+
+    if "ORIG CO NAME:" in full and payer_name is None:
+        payer_name = ach_fields(full).get("ORIG CO NAME") or None
+
+    if "=" in full and (payer_name is None or remittance is None):
+        tags = wire_tags(full)
+        if payer_name is None and tags.get("ORG"):
+            payer_account, payer_name = _account_and_name(tags["ORG"])
+        if remittance is None:
+            remittance = tags.get("OBI") or None
+
+    if payer_name is None and "B/O" in full:
+        payer_account, payer_name = _by_order_of(full)
+
+    invoice_refs = invoice_refs_from_rmr(full) if "RMR*" in full else ()
+    if not credit:
+        payer_name = payer_account = None
+    return RemittanceFields(
+        payer_name, payer_account, full if remittance is None else remittance, invoice_refs,
+        end_to_end_id,
+    )  # fmt: skip
+
+
+def ach_fields(text: str) -> dict[str, str]:
+    """The keyed fields of an ACH narrative (``ORIG CO NAME:ACME MFG ORIG ID:...``)."""
+    matches = list(_ACH_KEY.finditer(text))
+    fields: dict[str, str] = {}
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        fields.setdefault(match.group(1), text[match.end() : end].strip())
+    return fields
+
+
+def wire_tags(text: str) -> dict[str, str]:
+    """The Fedwire-style tags of a text (``ORG=/123 ACME OBI=INV 1``); first one wins."""
+    matches = list(_WIRE_TAG.finditer(text))
+    tags: dict[str, str] = {}
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        tags.setdefault(match.group(1), text[match.end() : end].strip())
+    return tags
+
+
+def parse_rmr(text: str) -> tuple[RmrLine, ...]:
+    """Every ``RMR*IV*`` / ``RMR*OI*`` segment of a text, with its amount when one is given.
+
+    The amount is the first decimal element after the reference: RMR04 in a
+    standard segment (``RMR*IV*INV-1*PI*1500.00``), or RMR03 in the shortened form
+    many originators write (``RMR*IV*INV-1*1500.00``).
+    """
+    lines: list[RmrLine] = []
+    for match in _RMR.finditer(text):
+        reference = match.group(2).strip()
+        if not reference:
+            continue
+        amount = None
+        for element in match.group(3).split("*")[1:]:
+            element = element.strip()
+            if _DECIMAL.fullmatch(element):
+                amount = element
+                break
+        lines.append(RmrLine(match.group(1), reference, amount))
+    return tuple(lines)
+
+
+def invoice_refs_from_rmr(text: str) -> tuple[str, ...]:
+    """Invoice references named by RMR segments, in order, without repeats."""
+    return tuple(dict.fromkeys(line.reference for line in parse_rmr(text)))
+
+
+def _keyed_lines(text: str, continuations: Sequence[str]) -> dict[str, str]:
+    """Goldman-style ``DBNM: NAME`` lines; a repeated key's values are joined."""
+    keyed: dict[str, str] = {}
+    for line in (text, *continuations):
+        if line[4:5] == ":" and line[:4] in _KEYED_LINE_KEYS:
+            value = line[5:].strip()
+            key = line[:4]
+            keyed[key] = f"{keyed[key]} {value}" if keyed.get(key) and value else value
+    return keyed
+
+
+def _colon_equals_lines(text: str, continuations: Sequence[str]) -> dict[str, str]:
+    """SVB-style ``ORG:=NAME`` lines; a line without a key continues the previous value."""
+    tagged: dict[str, str] = {}
+    key: str | None = None
+    for line in (text, *continuations):
+        name, sep, value = line.partition(":=")
+        if sep and name.strip() and _is_tag_name(name.strip()):
+            key = name.strip()
+            tagged.setdefault(key, value.strip())
+        elif key is not None and line:
+            tagged[key] = f"{tagged[key]} {line.strip()}".strip()
+    return tagged
+
+
+def _is_tag_name(name: str) -> bool:
+    return len(name) <= 24 and all(c.isupper() or c in " #/" for c in name)
+
+
+def _account_and_name(value: str) -> tuple[str | None, str | None]:
+    """Split ``/123456789 ACME CORP`` into account and name; a bare name has no account."""
+    value = value.strip()
+    if value.startswith("/"):
+        account, _, name = value[1:].partition(" ")
+        return account.strip() or None, name.strip() or None
+    return None, value or None
+
+
+def _by_order_of(text: str) -> tuple[str | None, str | None]:
+    match = _BY_ORDER_OF.search(text)
+    if match is None:
+        return None, None
+    rest = text[match.end() :]
+    end = _NAME_END.search(rest)
+    return _account_and_name(rest[: end.start() if end else len(rest)])

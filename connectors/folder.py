@@ -1,0 +1,64 @@
+"""The `folder` file transport: bank files dropped into a local folder.
+
+`archive` moves a file into the `processed` folder only after the caller has recorded
+it; `put` writes under a temp name and renames, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from connectors.protocols import CheckResult
+
+
+class FolderTransport:
+    """File transport over a local folder (an inbox with a glob pattern)."""
+
+    def __init__(self, name: str, folder: Path, pattern: str = "*", processed: Path | None = None):
+        self.name = name
+        self.folder = folder
+        self.pattern = pattern
+        self.processed = processed or folder / "processed"
+
+    def check(self) -> list[CheckResult]:
+        target = f"source {self.name}"
+        if not self.folder.is_dir():
+            return [CheckResult(target, False, f"folder {self.folder} not found")]
+        if not os.access(self.folder, os.R_OK | os.W_OK):
+            return [CheckResult(target, False, f"need read and write access to {self.folder}")]
+        waiting = len(self.list())
+        return [CheckResult(target, True, f"{waiting} file(s) matching {self.pattern!r} waiting")]
+
+    def list(self) -> list[str]:
+        return sorted(
+            path.name
+            for path in self.folder.glob(self.pattern)
+            if path.is_file() and not path.name.startswith(".")
+        )
+
+    def fetch(self, name: str) -> bytes:
+        return (self.folder / name).read_bytes()
+
+    def archive(self, name: str) -> None:
+        self.processed.mkdir(parents=True, exist_ok=True)
+        target = self.processed / name
+        suffix = 1
+        while target.exists():  # never overwrite an earlier delivery with the same name
+            target = self.processed / f"{name}.{suffix}"
+            suffix += 1
+        os.replace(self.folder / name, target)
+
+    def put(self, name: str, data: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.folder / name)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise

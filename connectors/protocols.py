@@ -1,0 +1,64 @@
+"""The two connector roles (DESIGN.md, "Connectors"): books hosts and file transports.
+
+Each host or transport is one module implementing the role's verbs; sync_jobs picks
+the class from a plain dict keyed by the config's `kind` (STYLE.md 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mappings.records import (
+    ApplicationWrite,
+    Customer,
+    ExceptionWrite,
+    Invoice,
+    Resolution,
+    WriteResult,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of `arlink check`: what was checked, whether it is fine, what to do if not."""
+
+    target: str
+    ok: bool
+    detail: str
+
+
+class BooksHost(Protocol):
+    """An ERP/CRM holding customers and open invoices; receives applied cash and exceptions."""
+
+    name: str
+
+    def check(self) -> list[CheckResult]: ...
+
+    def pull_customers(self, since: datetime | None) -> list[Customer]: ...
+
+    def pull_open_invoices(self, since: datetime | None) -> list[Invoice]: ...
+
+    def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]: ...
+
+    def push_exceptions(self, writes: Sequence[ExceptionWrite]) -> list[WriteResult]: ...
+
+    def pull_resolutions(self, since: datetime | None) -> list[Resolution]: ...
+
+
+class FileTransport(Protocol):
+    """Where bank files arrive (a local folder, an SFTP inbox)."""
+
+    name: str
+
+    def check(self) -> list[CheckResult]: ...
+
+    def list(self) -> list[str]: ...
+
+    def fetch(self, name: str) -> bytes: ...
+
+    def archive(self, name: str) -> None: ...
+
+    def put(self, name: str, data: bytes) -> None: ...

@@ -1,0 +1,207 @@
+"""The canonical records every package speaks (DESIGN.md, "Canonical records").
+
+Plain, immutable, slotted dataclasses. Money is `Money` (integer minor units);
+dates are `datetime.date`; collections are tuples so records stay hashable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from mappings.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer of the books host (the party invoices are billed to)."""
+
+    customer_id: str
+    name: str
+    parent_id: str | None = None
+    aliases: tuple[str, ...] = ()
+    bank_accounts: tuple[str, ...] = ()
+    payment_terms: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """An open receivable in the books host."""
+
+    invoice_id: str
+    number: str
+    customer_id: str
+    total: Money
+    open_amount: Money
+    issue_date: date | None = None
+    due_date: date | None = None
+    po_number: str | None = None
+    discount_terms: str | None = None
+    status: str = "open"
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a payment came from: the bank file (by digest) and its record lines."""
+
+    file_digest: str
+    file_name: str
+    format: str
+    first_line: int
+    last_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceLine:
+    """One structured remittance line: which invoice, how much, and why any difference."""
+
+    invoice_ref: str
+    amount_paid: Money | None = None
+    discount: Money | None = None
+    reason_code: str | None = None
+
+
+def payment_id_for(file_digest: str, position: int) -> str:
+    """Stable payment id: the same record of the same file always gets the same id."""
+    return hashlib.sha256(f"{file_digest}:{position}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Money received: one credit transaction from a bank file."""
+
+    payment_id: str
+    bank_account: str
+    value_date: date | None
+    amount: Money
+    source: SourceRef
+    payer_name: str | None = None
+    payer_account: str | None = None
+    bank_reference: str | None = None
+    end_to_end_id: str | None = None
+    remittance: str = ""
+    remittance_lines: tuple[RemittanceLine, ...] = ()
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    PARTIALLY_APPLIED = "partially_applied"
+    EXCEPTION = "exception"
+
+
+class ExceptionReason(StrEnum):
+    """Why a payment (or its remainder) went to the clerk's queue."""
+
+    NO_CANDIDATE = "no_candidate"
+    AMBIGUOUS = "ambiguous"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    UNDER_TOLERANCE = "under_tolerance"
+    OVER_TOLERANCE = "over_tolerance"
+    OVERPAYMENT = "overpayment"
+    UNKNOWN_PAYER = "unknown_payer"
+    DUPLICATE = "duplicate"
+    CURRENCY_MISMATCH = "currency_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One short structured fact behind a decision or a suggestion."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """Part of a payment applied to one invoice."""
+
+    invoice_id: str
+    amount: Money
+    discount: Money | None = None
+    write_off: Money | None = None
+    reason_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A ranked candidate invoice for an exception, with why it was suggested."""
+
+    invoice_id: str
+    score: float
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionItem:
+    """What a clerk must look at: a payment, or the unapplied remainder of one."""
+
+    payment_id: str
+    reason: ExceptionReason
+    amount: Money
+    suggestions: tuple[Suggestion, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The matcher's verdict on one payment: applications, and the exception for the rest."""
+
+    payment_id: str
+    outcome: Outcome
+    confidence: float
+    engine_version: str
+    applications: tuple[Application, ...] = ()
+    exception: ExceptionItem | None = None
+    reasons: tuple[Reason, ...] = field(default=())
+
+
+def idempotency_key(*parts: str) -> str:
+    """The key a write carries into the host, derived from what it writes (payment + invoice),
+    so a rerun after a crash finds the record it already wrote."""
+    return "arl-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationWrite:
+    """An application to post into the books host, with its idempotency key."""
+
+    idempotency_key: str
+    payment: Payment
+    application: Application
+    confidence: float
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionWrite:
+    """An exception item to put where the clerk works, with its idempotency key."""
+
+    idempotency_key: str
+    payment: Payment
+    item: ExceptionItem
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What the host holds for one idempotency key after a push."""
+
+    idempotency_key: str
+    external_id: str
+    already_present: bool  # found by the lookup before writing: nothing was posted again
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What a clerk did in the host with an earlier exception."""
+
+    payment_id: str
+    action: str  # "apply", "on_account", "not_ours"
+    invoice_id: str | None
+    amount: Money | None
+    note: str = ""

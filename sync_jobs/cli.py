@@ -1,0 +1,373 @@
+"""The `arlink` command line (Typer + Rich).
+
+Exit codes: 0 the command did its work (exceptions in the queue are normal work);
+1 it could not (a failed job step, nothing processable, a broken audit chain);
+2 the configuration or the command line is wrong. Reasons go to stderr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cash_application.bank_files.detect import PARSERS, parse_bank_file
+from cash_application.bank_files.errors import BankFileError
+from cash_application.bank_files.payments import payments_from
+from cash_application.bank_files.to_json import parsed_file_to_json
+from cash_application.matching import match_payments
+from connectors.files import (
+    APPLICATION_COLUMNS,
+    EXCEPTION_COLUMNS,
+    BooksDataError,
+    application_row,
+    exception_row,
+    read_customers,
+    read_invoices,
+    write_csv_atomic,
+)
+from mappings.records import ApplicationWrite, ExceptionWrite, idempotency_key
+from sync_jobs import trace as tracing
+from sync_jobs.config import ConfigError, LoadedConfig, load_config
+from sync_jobs.ledger import open_ledger
+from sync_jobs.ledger.audit import verify_chain
+from sync_jobs.ledger.schema import exception_items, payments
+from sync_jobs.runner import JobFailedError, preview_job, run_job
+from sync_jobs.store import exception_from_row
+from sync_jobs.summary import RunSummary
+from sync_jobs.wiring import build_books, build_source, ledger_url
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="arlink: bank files in, cash applied, exceptions to the clerk, all traced.",
+)
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_state: dict[str, Path] = {}
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config", "-c", envvar="ARLINK_CONFIG", help="config file (env ARLINK_CONFIG)"
+        ),
+    ] = Path("config.toml"),
+) -> None:
+    _state["config"] = config
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    return typer.Exit(code)
+
+
+def _config() -> LoadedConfig:
+    try:
+        return load_config(_state["config"])
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _engine(loaded: LoadedConfig) -> sa.Engine:
+    return open_ledger(ledger_url(loaded.config))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def _reporter() -> Iterator[Callable[[str], None]]:
+    """A spinner with the latest step line on a terminal; plain timestamped lines elsewhere."""
+    if err.is_terminal:
+        with err.status("starting") as status:
+            yield lambda line: status.update(line)
+    else:
+
+        def plain(line: str) -> None:
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            print(f"{stamp} {line}", file=sys.stderr, flush=True)
+
+        yield plain
+
+
+def _summary_table(title: str, summary: RunSummary) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label, value in summary.rows():
+        table.add_row(label, value)
+    return table
+
+
+@app.command()
+def check() -> None:
+    """Validate the config, open the ledger, and reach every books host and bank source."""
+    loaded = _config()
+    config = loaded.config
+    table = Table(title=f"arlink check ({loaded.file})")
+    for column in ("target", "ok", "detail"):
+        table.add_column(column)
+    table.add_row("config", "yes", f"{len(config.jobs)} job(s), sha256 {loaded.sha256[:12]}")
+    problems = 0
+    try:
+        _engine(loaded).dispose()
+        table.add_row("ledger", "yes", "migrations at head")
+    except Exception as exc:  # an unreachable ledger is a finding here, not a crash
+        problems += 1
+        table.add_row("ledger", "[red]no[/]", str(exc))
+    results = [r for name in config.books for r in build_books(config, name).check()]
+    results += [r for name in config.sources for r in build_source(config, name).check()]
+    for result in results:
+        problems += not result.ok
+        table.add_row(result.target, "yes" if result.ok else "[red]no[/]", result.detail)
+    out.print(table)
+    if problems:
+        raise _fail(f"{problems} check(s) failed")
+
+
+@app.command()
+def run(
+    job: Annotated[str, typer.Argument(help="job name from config.toml")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show what would happen; write nothing")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run one job now (cron-friendly); an unfinished earlier run of it is continued."""
+    loaded = _config()
+    if job not in loaded.config.jobs:
+        known = ", ".join(sorted(loaded.config.jobs)) or "none"
+        raise _fail(f"no job `{job}` in {loaded.file} (known: {known})", 2)
+    engine = _engine(loaded)
+    with _reporter() as report:
+        if dry_run:
+            summary = preview_job(engine, loaded, job, report=report)
+            run_id, title = None, f"{job} (dry run: nothing written)"
+        else:
+            try:
+                result = run_job(engine, loaded, job, report=report)
+            except JobFailedError as exc:
+                raise _fail(str(exc)) from None
+            summary, run_id = result.summary, result.run_id
+            title = f"{job} run {run_id}" + (" (continued)" if result.resumed else "")
+    if as_json:
+        _print_json({"job": job, "run_id": run_id, "dry_run": dry_run, **summary.to_json()})
+    else:
+        out.print(_summary_table(title, summary))
+
+
+@app.command()
+def parse(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bank file")],
+    as_json: Annotated[bool, typer.Option("--json", help="the stable JSON shape")] = False,
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help=f"skip detection: one of {', '.join(PARSERS)}"),
+    ] = None,
+) -> None:
+    """Parse one bank file and show its statements and transactions."""
+    try:
+        parsed = parse_bank_file(file.read_bytes(), file.name, file_format)
+    except BankFileError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(parsed_file_to_json(parsed))
+        return
+    for statement in parsed.statements:
+        table = Table(
+            title=f"{parsed.format} account {statement.account} {statement.currency} "
+            f"{statement.date or ''}  opening {statement.opening_balance or '-'}  "
+            f"closing {statement.closing_balance or '-'}"
+        )
+        for column in ("line", "dir", "amount", "type", "bank ref", "payer", "remittance"):
+            table.add_column(column)
+        for t in statement.transactions:
+            table.add_row(
+                str(t.first_line),
+                t.direction.value,
+                str(t.amount),
+                t.type_code or "",
+                t.bank_reference or "",
+                t.payer_name or "",
+                t.remittance[:60],
+            )
+        out.print(table)
+
+
+@app.command()
+def match(
+    bank_files: Annotated[list[Path], typer.Argument(help="bank files to apply")],
+    customers: Annotated[Path, typer.Option(help="customers.csv (files contract)")],
+    invoices: Annotated[Path, typer.Option(help="open_invoices.csv (files contract)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the two result CSVs")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Apply cash on exported CSVs, touching no host and no ledger: writes
+    OUT/applications.csv and OUT/exceptions.csv."""
+    started = time.perf_counter()
+    try:
+        known_customers = read_customers(customers)
+        open_invoices = read_invoices(invoices)
+    except (OSError, BooksDataError) as exc:
+        raise _fail(str(exc)) from None
+    summary = RunSummary()
+    found = []
+    for path in bank_files:
+        try:
+            data = path.read_bytes()
+            parsed = parse_bank_file(data, path.name)
+        except (OSError, BankFileError) as exc:
+            reason = exc if isinstance(exc, BankFileError) else f"{path}: {exc.strerror}"
+            err.print(f"error: {reason}")
+            summary.files_quarantined += 1
+            continue
+        summary.files_read += 1
+        digest = hashlib.sha256(data).hexdigest()
+        found.extend(payments_from(parsed, file_digest=digest, file_name=path.name))
+    if not summary.files_read:
+        raise _fail("no bank file could be processed")
+    decisions = match_payments(found, open_invoices, known_customers)
+    by_id = {payment.payment_id: payment for payment in found}
+    app_rows, exc_rows = [], []
+    for decision in decisions:
+        payment = by_id[decision.payment_id]
+        for application in decision.applications:
+            key = idempotency_key(payment.payment_id, application.invoice_id)
+            write = ApplicationWrite(
+                key, payment, application, decision.confidence, decision.reasons
+            )
+            app_rows.append(application_row(write))
+        if decision.exception is not None:
+            key = idempotency_key(payment.payment_id, "exception")
+            exc_rows.append(exception_row(ExceptionWrite(key, payment, decision.exception)))
+    write_csv_atomic(out_dir / "applications.csv", APPLICATION_COLUMNS, app_rows)
+    write_csv_atomic(out_dir / "exceptions.csv", EXCEPTION_COLUMNS, exc_rows)
+    summary.add_decisions(decisions)
+    summary.seconds = time.perf_counter() - started
+    if as_json:
+        _print_json(summary.to_json())
+    else:
+        out.print(_summary_table(f"arlink match -> {out_dir}", summary))
+
+
+@app.command()
+def exceptions(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """List the open exception queue, oldest first, with ranked suggestions."""
+    loaded = _config()
+    with _engine(loaded).connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                exception_items,
+                payments.c.value_date,
+                payments.c.payer_name,
+                payments.c.remittance,
+                payments.c.amount_minor.label("payment_minor"),
+            )
+            .join(payments, payments.c.payment_id == exception_items.c.payment_id)
+            .where(exception_items.c.status == "open")
+            .order_by(exception_items.c.created_at, exception_items.c.id)
+        ).all()
+    items = [(row, exception_from_row(row)) for row in rows]
+    if as_json:
+        _print_json(
+            [
+                {
+                    "payment_id": item.payment_id,
+                    "value_date": row.value_date.isoformat() if row.value_date else None,
+                    "amount": str(item.amount),
+                    "currency": item.amount.currency,
+                    "payer_name": row.payer_name,
+                    "reason": item.reason.value,
+                    "suggestions": [s.invoice_id for s in item.suggestions],
+                    "reasons": [r.text for r in item.reasons],
+                    "remittance": row.remittance,
+                }
+                for row, item in items
+            ]
+        )
+        return
+    table = Table(title=f"open exceptions: {len(items)}")
+    for column in ("payment", "date", "amount", "payer", "reason", "suggestions", "remittance"):
+        table.add_column(column)
+    for row, item in items:
+        table.add_row(
+            item.payment_id,
+            str(row.value_date or ""),
+            f"{item.amount.currency} {item.amount}",
+            row.payer_name or "",
+            item.reason.value,
+            ", ".join(s.invoice_id for s in item.suggestions),
+            (row.remittance or "")[:50],
+        )
+    out.print(table)
+
+
+@app.command()
+def trace(
+    identifier: Annotated[
+        str, typer.Argument(metavar="ID", help="payment id, invoice id, file digest or name")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """The lineage of a payment, invoice or bank file: file line, decision, write-back, audit."""
+    loaded = _config()
+    engine = _engine(loaded)
+    with engine.connect() as conn:
+        found = tracing.trace(conn, identifier, loaded.config.var_dir)
+    if found is None:
+        raise _fail(f"nothing in the ledger is called {identifier!r}")
+    if as_json:
+        _print_json(found)
+    else:
+        tracing.render(out, found)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check that no audit event was edited, removed or reordered."""
+    loaded = _config()
+    with _engine(loaded).connect() as conn:
+        report = verify_chain(conn)
+    if as_json:
+        _print_json(
+            {
+                "ok": report.ok,
+                "events": report.events,
+                "first_bad_seq": report.first_bad_seq,
+                "problem": report.problem,
+            }
+        )
+    elif report.ok:
+        out.print(f"audit chain ok: {report.events} events verified")
+    if not report.ok:
+        raise _fail(f"audit chain broken at event {report.first_bad_seq}: {report.problem}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("COLUMNS", "160")  # readable tables when piped to a log
+    app()

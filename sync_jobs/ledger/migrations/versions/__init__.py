@@ -1,0 +1,1 @@
+"""Ledger revisions, one file each; a package so a non-editable install ships them."""

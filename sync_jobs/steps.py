@@ -1,0 +1,302 @@
+"""The steps of a job: pull, fetch, parse, match, write-back.
+
+Each step reads its input from the ledger and records its output there, so any step
+can be rerun after a crash: it picks up what is not done yet and never repeats what
+is. Steps return counts for the run summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from cash_application.bank_files.detect import parse_bank_file
+from cash_application.bank_files.errors import BankFileError
+from cash_application.bank_files.payments import payments_from
+from cash_application.matching import match_payments
+from connectors.protocols import BooksHost, FileTransport
+from mappings.records import ApplicationWrite, ExceptionWrite
+from sync_jobs import store
+from sync_jobs.ledger.audit import append_event
+from sync_jobs.ledger.schema import applications, bank_files, exception_items
+
+Counts = dict[str, int | dict[str, int]]
+
+
+@dataclass(slots=True)
+class JobContext:
+    """Everything a step may use: the ledger, the job's connectors, a clock, a reporter."""
+
+    engine: sa.Engine
+    job: str
+    run_id: str
+    books: BooksHost
+    sources: dict[str, FileTransport]
+    var_dir: Path
+    now: Callable[[], datetime]
+    report: Callable[[str], None]
+    actor: str = "arlink"
+
+    def audit(self, conn: sa.Connection, event: str, subject: str, **payload: object) -> None:
+        append_event(
+            conn,
+            actor=self.actor,
+            event=event,
+            subject=subject,
+            payload={"run_id": self.run_id, **payload},
+            at=self.now(),
+        )
+
+
+def pull(ctx: JobContext) -> Counts:
+    """Pull customers and open invoices from the books host, and clerks' resolutions."""
+    customers = ctx.books.pull_customers(None)
+    invoices = ctx.books.pull_open_invoices(None)
+    resolutions = ctx.books.pull_resolutions(None)
+    closed = 0
+    with ctx.engine.begin() as conn:
+        store.replace_books_snapshot(conn, ctx.books.name, customers, invoices, ctx.now())
+        for resolution in resolutions:
+            updated = conn.execute(
+                sa.update(exception_items)
+                .where(
+                    exception_items.c.payment_id == resolution.payment_id,
+                    exception_items.c.status == "open",
+                )
+                .values(
+                    status="resolved",
+                    resolved_at=ctx.now(),
+                    resolution={
+                        "action": resolution.action,
+                        "invoice_id": resolution.invoice_id,
+                        "amount": str(resolution.amount) if resolution.amount else None,
+                        "note": resolution.note,
+                    },
+                )
+            )
+            if updated.rowcount:
+                closed += updated.rowcount
+                ctx.audit(
+                    conn, "exception_resolved", resolution.payment_id, action=resolution.action
+                )
+        ctx.audit(
+            conn, "books_pulled", ctx.books.name, customers=len(customers), invoices=len(invoices)
+        )
+    ctx.report(f"pulled {len(customers)} customers, {len(invoices)} open invoices")
+    return {"customers": len(customers), "open_invoices": len(invoices), "resolved": closed}
+
+
+def _inbox(ctx: JobContext, digest: str) -> Path:
+    return ctx.var_dir / "inbox" / digest
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Content-addressed write: temp name, fsync, rename; a rerun rewrites the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    with temp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
+
+
+def fetch(ctx: JobContext) -> Counts:
+    """Copy new bank files into the ledger's inbox, record their digest, then archive them
+    at the source. A file seen before (same digest, any name) is archived, not read again."""
+    received = duplicates = 0
+    for source_name, source in ctx.sources.items():
+        for name in source.list():
+            data = source.fetch(name)
+            digest = hashlib.sha256(data).hexdigest()
+            with ctx.engine.begin() as conn:
+                seen = conn.scalar(
+                    sa.select(bank_files.c.name).where(bank_files.c.digest == digest)
+                )
+                if seen is None:
+                    _write_once(_inbox(ctx, digest), data)
+                    conn.execute(
+                        sa.insert(bank_files).values(
+                            digest=digest,
+                            name=name,
+                            source=source_name,
+                            size=len(data),
+                            status="received",
+                            received_at=ctx.now(),
+                            run_id=ctx.run_id,
+                        )
+                    )
+                    ctx.audit(conn, "file_received", digest, name=name, source=source_name)
+                    received += 1
+                else:
+                    ctx.audit(conn, "file_duplicate", digest, name=name, first_name=seen)
+                    duplicates += 1
+            # Archived only once recorded: a crash before this line re-lists the file,
+            # and the digest check above recognises it.
+            source.archive(name)
+            ctx.report(
+                f"fetched {name} from {source_name}" + ("" if seen is None else " (seen before)")
+            )
+    return {"files_received": received, "files_duplicate": duplicates}
+
+
+def parse(ctx: JobContext) -> Counts:
+    """Parse every received file into payments; quarantine a file that does not parse."""
+    with ctx.engine.connect() as conn:
+        pending = conn.execute(
+            sa.select(bank_files.c.digest, bank_files.c.name)
+            .where(bank_files.c.status == "received", bank_files.c.source.in_(list(ctx.sources)))
+            .order_by(bank_files.c.received_at, bank_files.c.name)
+        ).all()
+    parsed = quarantined = new_payments = 0
+    for digest, name in pending:
+        data = _inbox(ctx, digest).read_bytes()
+        try:
+            bank_file = parse_bank_file(data, name)
+        except BankFileError as exc:
+            quarantine = ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}"
+            _write_once(quarantine, data)
+            with ctx.engine.begin() as conn:
+                conn.execute(
+                    sa.update(bank_files)
+                    .where(bank_files.c.digest == digest)
+                    .values(status="quarantined", quarantine_reason=str(exc), parsed_at=ctx.now())
+                )
+                ctx.audit(conn, "file_quarantined", digest, name=name, reason=str(exc))
+            ctx.report(f"quarantined {name}: {exc}")
+            quarantined += 1
+            continue
+        found = payments_from(bank_file, file_digest=digest, file_name=name)
+        with ctx.engine.begin() as conn:
+            added = store.insert_payments(conn, found, ctx.run_id)
+            conn.execute(
+                sa.update(bank_files)
+                .where(bank_files.c.digest == digest)
+                .values(status="parsed", format=bank_file.format, parsed_at=ctx.now())
+            )
+            ctx.audit(
+                conn, "file_parsed", digest, name=name, format=bank_file.format, payments=added
+            )
+        ctx.report(f"parsed {name}: {len(found)} payment(s)")
+        parsed += 1
+        new_payments += added
+    return {"files_parsed": parsed, "files_quarantined": quarantined, "payments": new_payments}
+
+
+def match(ctx: JobContext) -> Counts:
+    """Decide every undecided payment against the open invoices, and record the decisions."""
+    with ctx.engine.connect() as conn:
+        payments = store.undecided_payments(conn, list(ctx.sources))
+        invoices = store.load_open_invoices(conn, ctx.books.name)
+        customers = store.load_customers(conn, ctx.books.name)
+    decisions = match_payments(payments, invoices, customers)
+    outcomes: dict[str, int] = {}
+    with ctx.engine.begin() as conn:
+        for decision in decisions:
+            store.record_decision(
+                conn, decision, host=ctx.books.name, run_id=ctx.run_id, at=ctx.now()
+            )
+            ctx.audit(
+                conn,
+                "decision_recorded",
+                decision.payment_id,
+                outcome=decision.outcome.value,
+                engine_version=decision.engine_version,
+                applications=[
+                    {"invoice_id": a.invoice_id, "amount": str(a.amount)}
+                    for a in decision.applications
+                ],
+                exception=decision.exception.reason.value if decision.exception else None,
+            )
+            outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
+    ctx.report(f"matched {len(decisions)} payment(s): {outcomes}")
+    return {"decisions": len(decisions), "outcomes": outcomes}
+
+
+def write_back(ctx: JobContext) -> Counts:
+    """Post pending applications and exceptions to the books host, idempotently.
+
+    Each row is marked `written` before the push (the intent) and `confirmed` with the
+    host's id after it. A rerun pushes `pending` and `written` rows again; the host
+    connector looks the idempotency key up first, so nothing is posted twice.
+    """
+    host = ctx.books.name
+    with ctx.engine.connect() as conn:
+        app_rows = conn.execute(
+            sa.select(applications)
+            .where(applications.c.host == host, applications.c.writeback_status != "confirmed")
+            .order_by(applications.c.id)
+        ).all()
+        exc_rows = conn.execute(
+            sa.select(exception_items)
+            .where(
+                exception_items.c.host == host, exception_items.c.writeback_status != "confirmed"
+            )
+            .order_by(exception_items.c.id)
+        ).all()
+        payments = store.load_payments(
+            conn, [row.payment_id for row in app_rows] + [row.payment_id for row in exc_rows]
+        )
+        summaries = store.decision_summaries(conn, [row.payment_id for row in app_rows])
+    app_writes = [
+        ApplicationWrite(
+            idempotency_key=row.idempotency_key,
+            payment=payments[row.payment_id],
+            application=store.application_from_row(row),
+            confidence=summaries[row.payment_id][0],
+            reasons=summaries[row.payment_id][1],
+        )
+        for row in app_rows
+    ]
+    exc_writes = [
+        ExceptionWrite(row.idempotency_key, payments[row.payment_id], store.exception_from_row(row))
+        for row in exc_rows
+    ]
+    written = _push(ctx, applications, app_writes, ctx.books.push_applications, "application")
+    excepted = _push(ctx, exception_items, exc_writes, ctx.books.push_exceptions, "exception")
+    ctx.report(f"wrote back {written} application(s), {excepted} exception(s) to {host}")
+    return {"applications_written": written, "exceptions_written": excepted}
+
+
+def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: str) -> int:
+    if not writes:
+        return 0
+    keys = [write.idempotency_key for write in writes]
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.idempotency_key.in_(keys), table.c.writeback_status == "pending")
+            .values(writeback_status="written")
+        )
+    results = push(writes)
+    with ctx.engine.begin() as conn:
+        for result in results:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.idempotency_key == result.idempotency_key)
+                .values(writeback_status="confirmed", external_id=result.external_id)
+            )
+            ctx.audit(
+                conn,
+                f"{kind}_confirmed",
+                result.idempotency_key,
+                host=ctx.books.name,
+                external_id=result.external_id,
+                already_present=result.already_present,
+            )
+    return sum(not result.already_present for result in results)
+
+
+STEPS: dict[str, Callable[[JobContext], Counts]] = {
+    "pull": pull,
+    "fetch": fetch,
+    "parse": parse,
+    "match": match,
+    "write-back": write_back,
+}
