@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -57,8 +56,16 @@ app = typer.Typer(
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 app.add_typer(audit_app, name="audit")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200  # a log or a pipe: keep table rows on one line each
+    return console
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 _state: dict[str, Path] = {}
 
@@ -369,5 +376,4 @@ def audit_verify(
 
 def main() -> None:
     """Console-script entry point."""
-    os.environ.setdefault("COLUMNS", "160")  # readable tables when piped to a log
     app()

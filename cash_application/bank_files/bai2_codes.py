@@ -560,8 +560,10 @@ def detail_direction(code: str) -> Direction:
         return Direction.CREDIT
     if direction == "debit":
         return Direction.DEBIT
-    if number < 100 or 701 <= number <= 709 or 900 <= number <= 919:
-        raise TypeCodeError(f"{code} is a balance (status) code, not a transaction, found in a detail")
+    if 1 <= number < 100 or 701 <= number <= 709 or 900 <= number <= 919:
+        raise TypeCodeError(
+            f"{code} is a balance (status) code, not a transaction, found in a detail"
+        )
     if number == 890:
         raise TypeCodeError("890 (non-monetary information) has no credit or debit direction")
     raise TypeCodeError(f"{code} is not a credit or debit code of the BAI2 specification")

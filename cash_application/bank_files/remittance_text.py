@@ -50,24 +50,22 @@ class RmrLine(NamedTuple):
     amount: str | None  # decimal string as written, if any
 
 
-# Goldman Sachs-style keys: four capitals and a colon at the start of an 88 text.
-_KEYED_LINE_KEYS = frozenset(
-    {"EREF", "CREF", "REMI", "DBNM", "CRNM", "DACT", "CACT", "DABA", "CABA", "DBIC", "CBIC"}
-    | {"IDNM", "CHKN"}
-)
+# Goldman Sachs-style keyed 88 lines that carry what cash application needs.
+_KEYED_FIELDS = frozenset({"DBNM", "DACT", "REMI", "EREF"})
 
 # ACH narrative keys as banks print them; a value runs to the next key.
 _ACH_KEY = re.compile(
     r"(ORIG CO NAME|ORIG ID|DESC DATE|CO ENTRY DESCR|SEC|TRACE#|EED|IND ID|IND NAME|TRN"
     r"|ADDENDA|PMT DET|CO DISCR|CO ID):"
 )
-# Fedwire-style tags (``ORG=``); a value runs to the next tag or the end.
-_WIRE_TAG = re.compile(r"(?<![A-Za-z0-9])([A-Z]{3,4})=")
+# Fedwire-style tag after a blank (`` OBI=``); the literal blank keeps the scan fast.
+_WIRE_TAG = re.compile(r" ([A-Z]{3,4})=")
 _BY_ORDER_OF = re.compile(r"(?<![A-Za-z0-9])B/O(?:\s+CUSTOMER)?\s*[:=]?\s*")
 # Where a B/O name ends: another key (``REF:``, ``OBI=``), a wide gap, or the end.
-_NAME_END = re.compile(r"\s{2,}|\s(?:[A-Z][A-Z0-9#/ ]{1,14}?[:=])|$")
+_NAME_END = re.compile(r"\s{2,}|\s[A-Z][A-Z0-9#/]{1,14}[:=]|$")
 # X12 RMR: RMR01 qualifier, RMR02 reference, then payment action code and/or amount.
 _RMR = re.compile(r"RMR\*(IV|OI)\*([^*\\~]*)((?:\*[^*\\~]*)*)")
+_RMR_REFERENCE = re.compile(r"RMR\*(?:IV|OI)\*([^*\\~]*)")
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -80,39 +78,47 @@ def extract_remittance(
     continuation records, in order. The payer fields are filled only for a
     credit: on a debit the names in the text are the payee's.
     """
-    full = " ".join(part for part in (text, *continuations) if part) if continuations else text
-    # Fast path: text with no marker of any convention (most check and fee lines).
-    if "=" not in full and ":" not in full and "*" not in full and "B/O" not in full:
-        return RemittanceFields(None, None, full, (), None)
+    return RemittanceFields(*remittance_values(text, continuations, credit))
+
+
+def remittance_values(
+    text: str, continuations: Sequence[str], credit: bool
+) -> tuple[str | None, str | None, str, tuple[str, ...], str | None]:
+    """`extract_remittance` as a plain tuple, for parsers' hot loops (no NamedTuple cost)."""
+    full = " ".join(filter(None, (text, *continuations))) if continuations else text
+    # Fast path: no marker of any convention (most check, fee and transfer lines).
+    if ":" not in full and "=" not in full and "*" not in full and "B/O" not in full:
+        return None, None, full, (), None
 
     payer_name: str | None = None
     payer_account: str | None = None
     remittance: str | None = None
     end_to_end_id: str | None = None
 
-    keyed = _keyed_lines(text, continuations) if continuations else None
-    if keyed:
-        payer_name = keyed.get("DBNM") or None
-        payer_account = keyed.get("DACT") or None
-        remittance = keyed.get("REMI") or None
-        end_to_end_id = keyed.get("EREF") or None
+    if continuations:
+        keyed = _keyed_lines(continuations)
+        if keyed:
+            payer_name = keyed.get("DBNM") or None
+            payer_account = keyed.get("DACT") or None
+            remittance = keyed.get("REMI") or None
+            end_to_end_id = keyed.get("EREF") or None
+        if ":=" in full:
+            tagged = _colon_equals_lines(text, continuations)
+            if payer_name is None and tagged.get("ORG"):
+                payer_account, payer_name = _account_and_name(tagged["ORG"])
+            if remittance is None:
+                remittance = tagged.get("OBI") or None
 
-    if ":=" in full:
-        tagged = _colon_equals_lines(text, continuations)
-        if payer_name is None and tagged.get("ORG"):
-            payer_account, payer_name = _account_and_name(tagged["ORG"])
-        if remittance is None:
-            remittance = tagged.get("OBI") or None
+    if payer_name is None and "ORIG CO NAME:" in full:
+        payer_name = _ach_originator(full)
 
-    if "ORIG CO NAME:" in full and payer_name is None:
-        payer_name = ach_fields(full).get("ORIG CO NAME") or None
-
-    if "=" in full and (payer_name is None or remittance is None):
-        tags = wire_tags(full)
-        if payer_name is None and tags.get("ORG"):
-            payer_account, payer_name = _account_and_name(tags["ORG"])
-        if remittance is None:
-            remittance = tags.get("OBI") or None
+    if (payer_name is None or remittance is None) and "=" in full:
+        if payer_name is None and "ORG=" in full:
+            originator = _tag_value(full, "ORG")
+            if originator:
+                payer_account, payer_name = _account_and_name(originator)
+        if remittance is None and "OBI=" in full:
+            remittance = _tag_value(full, "OBI")
 
     if payer_name is None and "B/O" in full:
         payer_account, payer_name = _by_order_of(full)
@@ -120,7 +126,7 @@ def extract_remittance(
     invoice_refs = invoice_refs_from_rmr(full) if "RMR*" in full else ()
     if not credit:
         payer_name = payer_account = None
-    return RemittanceFields(
+    return (
         payer_name, payer_account, full if remittance is None else remittance, invoice_refs,
         end_to_end_id,
     )  # fmt: skip
@@ -130,20 +136,38 @@ def ach_fields(text: str) -> dict[str, str]:
     """The keyed fields of an ACH narrative (``ORIG CO NAME:ACME MFG ORIG ID:...``)."""
     matches = list(_ACH_KEY.finditer(text))
     fields: dict[str, str] = {}
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        end = following.start() if following else len(text)
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         fields.setdefault(match.group(1), text[match.end() : end].strip())
     return fields
 
 
 def wire_tags(text: str) -> dict[str, str]:
-    """The Fedwire-style tags of a text (``ORG=/123 ACME OBI=INV 1``); first one wins."""
-    matches = list(_WIRE_TAG.finditer(text))
+    """The Fedwire-style tags of a text (``ORG=/123 ACME OBI=INV 1``); the first of a tag wins.
+
+    A tag is three or four capitals right before ``=``, at the start or after a
+    blank; its value runs to the next tag or the end.
+    """
+    padded = " " + text
+    matches = list(_WIRE_TAG.finditer(padded))
     tags: dict[str, str] = {}
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        end = following.start() if following else len(text)
-        tags.setdefault(match.group(1), text[match.end() : end].strip())
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(padded)
+        tags.setdefault(match.group(1), padded[match.end() : end].strip())
     return tags
+
+
+def _tag_value(text: str, tag: str) -> str | None:
+    """The value of one Fedwire-style tag (``OBI=``), found without listing every tag."""
+    key = f"{tag}="
+    at = text.find(key)
+    while at > 0 and text[at - 1] != " ":  # glued to a longer word (``XOBI=``): look on
+        at = text.find(key, at + 1)
+    if at < 0:
+        return None
+    start = at + len(key)
+    following = _WIRE_TAG.search(text, start)
+    return text[start : following.start() if following else len(text)].strip() or None
 
 
 def parse_rmr(text: str) -> tuple[RmrLine, ...]:
@@ -170,17 +194,34 @@ def parse_rmr(text: str) -> tuple[RmrLine, ...]:
 
 def invoice_refs_from_rmr(text: str) -> tuple[str, ...]:
     """Invoice references named by RMR segments, in order, without repeats."""
-    return tuple(dict.fromkeys(line.reference for line in parse_rmr(text)))
+    refs = [ref.strip() for ref in _RMR_REFERENCE.findall(text)]
+    if len(refs) == 1:
+        return (refs[0],) if refs[0] else ()
+    return tuple(dict.fromkeys(filter(None, refs)))
 
 
-def _keyed_lines(text: str, continuations: Sequence[str]) -> dict[str, str]:
-    """Goldman-style ``DBNM: NAME`` lines; a repeated key's values are joined."""
+def _ach_originator(text: str) -> str | None:
+    """The ``ORIG CO NAME`` value, without splitting the whole narrative (hot path).
+
+    NACHA batch headers put the company id right after the company name, so the
+    value usually ends at `` ORIG ID:``; any other key in between ends it sooner.
+    """
+    start = text.find("ORIG CO NAME:") + len("ORIG CO NAME:")
+    end = text.find(" ORIG ID:", start)
+    if end < 0:
+        end = len(text)
+    following = _ACH_KEY.search(text, start, end)
+    return text[start : following.start() if following else end].strip() or None
+
+
+def _keyed_lines(continuations: Sequence[str]) -> dict[str, str]:
+    """Goldman-style ``DBNM: NAME`` 88 lines that matter here; the first of a key wins."""
     keyed: dict[str, str] = {}
-    for line in (text, *continuations):
-        if line[4:5] == ":" and line[:4] in _KEYED_LINE_KEYS:
-            value = line[5:].strip()
+    for line in continuations:
+        if line[4:5] == ":":
             key = line[:4]
-            keyed[key] = f"{keyed[key]} {value}" if keyed.get(key) and value else value
+            if key in _KEYED_FIELDS and key not in keyed:
+                keyed[key] = line[5:].strip()
     return keyed
 
 
@@ -190,8 +231,9 @@ def _colon_equals_lines(text: str, continuations: Sequence[str]) -> dict[str, st
     key: str | None = None
     for line in (text, *continuations):
         name, sep, value = line.partition(":=")
-        if sep and name.strip() and _is_tag_name(name.strip()):
-            key = name.strip()
+        name = name.strip()
+        if sep and name and _is_tag_name(name):
+            key = name
             tagged.setdefault(key, value.strip())
         elif key is not None and line:
             tagged[key] = f"{tagged[key]} {line.strip()}".strip()

@@ -26,10 +26,13 @@ CUSTOMERS = """customer_id,name,parent_id,aliases,bank_accounts,extra
 C1,Acme Manufacturing Inc.,,ACME MFG|Acme,021000021-1234,ignored
 C2,Acme West LLC,C1,,,
 """
-INVOICES = """invoice_id,invoice_number,customer_id,currency,amount_total,amount_open,issue_date,due_date,po_number,discount_terms
-I1,INV-1001,C1,USD,1500.00,1500.00,2026-10-01,2026-10-31,PO-77,2/10 net 30
+INVOICES = (
+    "invoice_id,invoice_number,customer_id,currency,amount_total,amount_open,"
+    "issue_date,due_date,po_number,discount_terms\n"
+    """I1,INV-1001,C1,USD,1500.00,1500.00,2026-10-01,2026-10-31,PO-77,2/10 net 30
 I2,INV-1002,C2,JPY,120000,100000,2026-10-02,,,
 """
+)
 
 
 def books(tmp_path: Path, invoices: str = INVOICES) -> FilesBooks:
@@ -143,7 +146,7 @@ def test_resolutions_are_read_and_validated(tmp_path: Path) -> None:
     (tmp_path / "resolutions.csv").write_text(
         "payment_id,action,invoice_id,amount,currency,note\np1,refund,,,,\n"
     )
-    with pytest.raises(BooksDataError, match="resolutions.csv:2: field `action`"):
+    with pytest.raises(BooksDataError, match=r"resolutions\.csv:2: field `action`"):
         host.pull_resolutions(None)
 
 

@@ -312,3 +312,33 @@ def test_match_files_contract(workspace: Path) -> None:
     )  # fmt: skip
     assert code == 1
     assert "no bank file could be processed" in stderr
+
+
+def test_an_unfinished_run_is_continued_not_restarted(workspace: Path) -> None:
+    """A run whose process died after `pull` and `fetch` (checkpointed `done`) is picked
+    up by the next `arlink run`: same run id, finished steps not repeated."""
+    from datetime import UTC, datetime
+
+    from sync_jobs.ledger import runs
+
+    engine = ledger(workspace)
+    at = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        run_id = runs.start_run(conn, "daily", "0" * 64, at)
+        runs.checkpoint(conn, run_id, "pull", "done", {}, at)
+        runs.checkpoint(conn, run_id, "fetch", "done", {}, at)
+    summary = run_json(workspace, "daily")
+    assert summary["run_id"] == run_id
+    # `fetch` was checkpointed done before any file was read, so nothing was fetched,
+    # and `pull` did not run: the books snapshot in the ledger is still empty.
+    assert summary["files_read"] == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM invoices")).scalar() == 0
+        steps = dict(conn.execute(sa.text("SELECT step, status FROM step_checkpoints")).all())
+        status = conn.execute(sa.text("SELECT status FROM job_runs")).scalar()
+    assert steps == dict.fromkeys(["pull", "fetch", "parse", "match", "write-back"], "done")
+    assert status == "succeeded"
+    # The next run is a new one, and does the work.
+    again = run_json(workspace, "daily")
+    assert again["run_id"] != run_id
+    assert again["files_read"] > 0

@@ -1,0 +1,35 @@
+"""Where the shared corpus of real public files is, for tests that read it.
+
+The corpus sits beside the repository (`<repo>/../shared/corpus`) unless the
+environment variable `ARLINK_CORPUS` names another folder. Tests that need it
+skip, with the path they looked at, when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def corpus_dir() -> Path:
+    """The corpus root: `$ARLINK_CORPUS` if set, else `<repo>/../shared/corpus`."""
+    configured = os.environ.get("ARLINK_CORPUS")
+    return Path(configured) if configured else REPO.parent / "shared" / "corpus"
+
+
+def corpus_files(subdir: str) -> list[Path]:
+    """The files of one corpus folder (e.g. "bank/bai2"), sorted; empty when it is absent."""
+    folder = corpus_dir() / subdir
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def require_corpus(subdir: str) -> Path:
+    """The corpus folder `subdir`, or skip the calling test with where it was looked for."""
+    folder = corpus_dir() / subdir
+    if not folder.is_dir():
+        pytest.skip(f"corpus not found at {folder}: set ARLINK_CORPUS")
+    return folder
