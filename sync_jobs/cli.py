@@ -243,14 +243,14 @@ def match(
         try:
             data = path.read_bytes()
             parsed = parse_bank_file(data, path.name)
+            digest = hashlib.sha256(data).hexdigest()
+            found.extend(payments_from(parsed, file_digest=digest, file_name=path.name))
         except (OSError, BankFileError) as exc:
             reason = exc if isinstance(exc, BankFileError) else f"{path}: {exc.strerror}"
             err.print(f"error: {reason}")
             summary.files_quarantined += 1
             continue
         summary.files_read += 1
-        digest = hashlib.sha256(data).hexdigest()
-        found.extend(payments_from(parsed, file_digest=digest, file_name=path.name))
     if not summary.files_read:
         raise _fail("no bank file could be processed")
     decisions = match_payments(found, open_invoices, known_customers)

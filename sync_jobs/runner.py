@@ -156,11 +156,10 @@ def preview_job(
             summary.files_read += 1
             try:
                 parsed = parse_bank_file(data, name)
+                found.extend(payments_from(parsed, file_digest=digest, file_name=name))
             except BankFileError as exc:
                 summary.files_quarantined += 1
                 report(f"would quarantine {name}: {exc}")
-                continue
-            found.extend(payments_from(parsed, file_digest=digest, file_name=name))
     with engine.connect() as conn:
         found.extend(store.undecided_payments(conn, list(ctx.sources)))
     invoices = ctx.books.pull_open_invoices(None)

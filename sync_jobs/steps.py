@@ -159,6 +159,7 @@ def parse(ctx: JobContext) -> Counts:
         data = _inbox(ctx, digest).read_bytes()
         try:
             bank_file = parse_bank_file(data, name)
+            found = payments_from(bank_file, file_digest=digest, file_name=name)
         except BankFileError as exc:
             quarantine = ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}"
             _write_once(quarantine, data)
@@ -172,7 +173,6 @@ def parse(ctx: JobContext) -> Counts:
             ctx.report(f"quarantined {name}: {exc}")
             quarantined += 1
             continue
-        found = payments_from(bank_file, file_digest=digest, file_name=name)
         with ctx.engine.begin() as conn:
             added = store.insert_payments(conn, found, ctx.run_id)
             conn.execute(

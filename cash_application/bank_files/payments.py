@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from cash_application.bank_files.errors import BankFileError
 from cash_application.bank_files.records import Direction, ParsedFile
 from mappings.records import Payment, RemittanceLine, SourceRef, payment_id_for
 
 
 def payments_from(parsed: ParsedFile, *, file_digest: str, file_name: str) -> list[Payment]:
     """One `Payment` per credit transaction, with a stable id from the file digest and the
-    transaction's position, so the same file parsed twice yields the same ids."""
+    transaction's position, so the same file parsed twice yields the same ids.
+
+    A file the bank marked as a test is refused (`BankFileError`): its credits are not cash.
+    """
+    if parsed.test_only:
+        raise BankFileError(
+            "the bank marked this file as a test (group status 4): not applied as cash",
+            file=file_name,
+            line=None,
+            field="group_status",
+        )
     payments = []
     position = 0
     for statement in parsed.statements:

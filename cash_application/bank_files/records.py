@@ -61,3 +61,5 @@ class ParsedFile:
 
     format: str
     statements: tuple[Statement, ...]
+    # The bank marked the file as a test (BAI2 group status 4): never apply it as cash.
+    test_only: bool = False

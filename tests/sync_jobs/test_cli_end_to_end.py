@@ -342,3 +342,18 @@ def test_an_unfinished_run_is_continued_not_restarted(workspace: Path) -> None:
     again = run_json(workspace, "daily")
     assert again["run_id"] != run_id
     assert again["files_read"] > 0
+
+
+def test_a_test_only_file_is_quarantined_not_applied(workspace: Path) -> None:
+    demo = sorted((workspace / "bank").glob("*.bai2"))[0]
+    lines = demo.read_text().split("\n")
+    group = lines[1].split(",")
+    assert group[0] == "02"
+    group[3] = "4"  # group status: test only
+    lines[1] = ",".join(group)
+    demo.write_text("\n".join(lines))
+    summary = run_json(workspace, "daily")
+    assert summary["files_quarantined"] == 1
+    code, stdout, _ = arlink(workspace, "trace", demo.name, "--json")
+    assert "group status 4" in json.loads(stdout)["file"]["quarantine_reason"]
+    assert code == 0

@@ -16,7 +16,9 @@ from cash_application.bank_files.records import Direction
 def test_table_entries_are_consistent() -> None:
     assert len(TYPE_CODES) > 300
     for code, entry in TYPE_CODES.items():
-        assert code == entry.code and len(code) == 3 and code.isdigit()
+        assert code == entry.code
+        assert len(code) == 3
+        assert code.isdigit()
         assert entry.level in ("status", "summary", "detail")
         assert entry.description
         number = int(code)

@@ -54,7 +54,9 @@ def assert_golden(actual: dict[str, Any], golden: Path) -> None:
         golden.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return
     if not golden.exists():
-        pytest.fail(f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review")
+        pytest.fail(
+            f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review"
+        )
     assert actual == json.loads(golden.read_text(encoding="utf-8"))
 
 
@@ -125,19 +127,27 @@ def test_known_rejections() -> None:
     expected = {
         # One cent off by design.
         "venturehacks_bai2__test_data_invalid_checksum_eod.bai2": (
-            "BankFileIntegrityError", 15, "account_control_total"
+            "BankFileIntegrityError",
+            15,
+            "account_control_total",
         ),
         # Record code 00 where the 01 header must be: not BAI2, rejected at line 1.
         "moov-io_bai2__test_testdata_errors_sample-parseError.txt": (
-            "BankFileSyntaxError", 1, "record_code"
+            "BankFileSyntaxError",
+            1,
+            "record_code",
         ),
         # Synthetic test data whose second account trailer (49,-1260161341762,26/)
         # matches no reading of the records (7999960 and 18 records).
         "moov-io_bai2__test_testdata_sample4-continuations-newline-delimited.txt": (
-            "BankFileIntegrityError", 22, "account_control_total"
+            "BankFileIntegrityError",
+            22,
+            "account_control_total",
         ),
         "moov-io_bai2__test_testdata_sample5-issue113.txt": (
-            "BankFileIntegrityError", 22, "account_control_total"
+            "BankFileIntegrityError",
+            22,
+            "account_control_total",
         ),
     }
     for name, (kind, line, field) in expected.items():

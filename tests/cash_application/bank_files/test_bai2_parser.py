@@ -82,7 +82,7 @@ def test_each_funds_type_puts_the_references_and_text_in_place() -> None:
         ("BRB", "CRB", "BLANK", 1000, as_of),
         ("BRS", "CRS", "DISTRIBUTED", 6000, as_of),
         ("BRV", "CRV", "VALUE DATED", 7000, date(2026, 11, 1)),
-        ("BRV2", "CRV2", "NO TIME", 7000, date(2025 + 1, 10, 31)),
+        ("BRV2", "CRV2", "NO TIME", 7000, date(2026, 10, 31)),
         ("BRD", "CRD", "DISTRIBUTED IN DAYS", 9000, as_of),
     ]
 
@@ -151,7 +151,9 @@ def test_text_keeps_commas_and_slashes() -> None:
         total=150000,
     )
     (wire,) = only_transactions(data)
-    assert wire.remittance == "PMT 1/2, INV-1001, ACCT A/B/C ORG ADDRESS:=2/AV MAIN 2/AVENUE /MEXICO ;"
+    assert (
+        wire.remittance == "PMT 1/2, INV-1001, ACCT A/B/C ORG ADDRESS:=2/AV MAIN 2/AVENUE /MEXICO ;"
+    )
 
 
 def test_record_ending_with_comma_slash_or_at_the_newline() -> None:
@@ -268,7 +270,14 @@ def test_several_groups_and_accounts() -> None:
 
 
 def test_blank_trailer_amounts_and_counts_are_not_checked() -> None:
-    lines = [HEADER, "02,R,S,1,261102,,USD,2/", "03,1,USD,010,500,,/", "49,,/", "98,,1,/", "99,,1,/"]
+    lines = [
+        HEADER,
+        "02,R,S,1,261102,,USD,2/",
+        "03,1,USD,010,500,,/",
+        "49,,/",
+        "98,,1,/",
+        "99,,1,/",
+    ]
     (statement,) = parse(("\n".join(lines)).encode()).statements
     assert statement.opening_balance == Money(500, "USD")
 

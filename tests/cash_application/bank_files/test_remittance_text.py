@@ -113,7 +113,10 @@ def test_svb_colon_equals_lines() -> None:
             "OBI:=INVOICE 123456",
         ],
     )
-    assert (fields.payer_name, fields.remittance) == ("OPTIONS LINK WIRE CLEARING", "INVOICE 123456")
+    assert (fields.payer_name, fields.remittance) == (
+        "OPTIONS LINK WIRE CLEARING",
+        "INVOICE 123456",
+    )
 
 
 def test_goldman_keyed_lines() -> None:
