@@ -2,7 +2,8 @@
 
 The corpus sits beside the repository (`<repo>/../shared/corpus`) unless the
 environment variable `ARLINK_CORPUS` names another folder. Tests that need it
-skip, with the path they looked at, when it is absent.
+skip, with the path they looked at, when it is absent, except when
+`ARLINK_REQUIRE_CORPUS=1` (CI sets it): then a missing corpus fails the test.
 """
 
 from __future__ import annotations
@@ -31,5 +32,7 @@ def require_corpus(subdir: str) -> Path:
     """The corpus folder `subdir`, or skip the calling test with where it was looked for."""
     folder = corpus_dir() / subdir
     if not folder.is_dir():
+        if os.environ.get("ARLINK_REQUIRE_CORPUS") == "1":
+            pytest.fail(f"corpus required (ARLINK_REQUIRE_CORPUS=1) but not found at {folder}")
         pytest.skip(f"corpus not found at {folder}: set ARLINK_CORPUS")
     return folder
