@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from cash_application.bank_files.detect import PARSERS, parse_bank_file
@@ -102,19 +104,42 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+@dataclass(slots=True)
+class _Reporter:
+    """Where a job's progress goes: a bar over its steps on a terminal, plain timestamped
+    lines on stderr elsewhere (cron, systemd, CI logs)."""
+
+    line: Callable[[str], None]
+    step: Callable[[str, int, int], None]
+
+
 @contextmanager
-def _reporter() -> Iterator[Callable[[str], None]]:
-    """A spinner with the latest step line on a terminal; plain timestamped lines elsewhere."""
+def _reporter() -> Iterator[_Reporter]:
     if err.is_terminal:
-        with err.status("starting") as status:
-            yield lambda line: status.update(line)
-    else:
+        columns = (
+            TextColumn("{task.fields[step]:>10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+        )
+        with Progress(*columns, console=err, transient=False) as progress:
+            task = progress.add_task("", total=None, step="starting")
 
-        def plain(line: str) -> None:
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            print(f"{stamp} {line}", file=sys.stderr, flush=True)
+            def step(name: str, index: int, total: int) -> None:
+                progress.update(task, total=total, completed=index, step=name)
 
-        yield plain
+            yield _Reporter(lambda text: progress.update(task, description=text), step)
+        return
+
+    def plain(text: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{stamp} {text}", file=sys.stderr, flush=True)
+
+    def plain_step(name: str, index: int, total: int) -> None:
+        if index < total:
+            plain(f"step {index + 1}/{total}: {name}")
+
+    yield _Reporter(plain, plain_step)
 
 
 def _summary_table(title: str, summary: RunSummary) -> Table:
@@ -166,13 +191,13 @@ def run(
         known = ", ".join(sorted(loaded.config.jobs)) or "none"
         raise _fail(f"no job `{job}` in {loaded.file} (known: {known})", 2)
     engine = _engine(loaded)
-    with _reporter() as report:
+    with _reporter() as progress:
         if dry_run:
-            summary = preview_job(engine, loaded, job, report=report)
+            summary = preview_job(engine, loaded, job, report=progress.line)
             run_id, title = None, f"{job} (dry run: nothing written)"
         else:
             try:
-                result = run_job(engine, loaded, job, report=report)
+                result = run_job(engine, loaded, job, report=progress.line, on_step=progress.step)
             except JobFailedError as exc:
                 raise _fail(str(exc)) from None
             summary, run_id = result.summary, result.run_id

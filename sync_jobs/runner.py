@@ -78,8 +78,13 @@ def run_job(
     *,
     now: Callable[[], datetime] = utc_now,
     report: Callable[[str], None] = lambda line: None,
+    on_step: Callable[[str, int, int], None] = lambda step, index, total: None,
 ) -> RunResult:
-    """Run (or continue) a job; raise `JobFailedError` if a step could not do its work."""
+    """Run (or continue) a job; raise `JobFailedError` if a step could not do its work.
+
+    `report` receives progress lines; `on_step(step, index, total)` is called as each
+    step starts (index from 0), and once more with index == total at the end.
+    """
     started = time.perf_counter()
     steps = loaded.config.jobs[job_name].steps
     with engine.begin() as conn:
@@ -91,7 +96,8 @@ def run_job(
         report(f"continuing unfinished run {run_id}")
     ctx = _context(engine, loaded, job_name, run_id, now, report)
     counts: dict[str, object] = {}
-    for step in steps:
+    for index, step in enumerate(steps):
+        on_step(step, index, len(steps))
         with engine.connect() as conn:
             status = runs.step_status(conn, run_id, step)
         if status == "done":
@@ -107,6 +113,7 @@ def run_job(
             raise JobFailedError(run_id, step, exc) from exc
         with engine.begin() as conn:
             runs.checkpoint(conn, run_id, step, "done", counts[step], now())
+    on_step("done", len(steps), len(steps))
     summary = run_summary(engine, run_id)
     summary.seconds = time.perf_counter() - started
     with engine.begin() as conn:

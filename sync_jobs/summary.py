@@ -32,6 +32,7 @@ class RunSummary:
     applied: int = 0
     applied_amount: dict[str, Money] = field(default_factory=dict)
     partially_applied: int = 0
+    partially_applied_amount: dict[str, Money] = field(default_factory=dict)  # the applied part
     exceptions: int = 0
     exception_amount: dict[str, Money] = field(default_factory=dict)
     seconds: float = 0.0
@@ -41,10 +42,12 @@ class RunSummary:
             self.payments += 1
             if decision.outcome is Outcome.APPLIED:
                 self.applied += 1
-            elif decision.outcome is Outcome.PARTIALLY_APPLIED:
-                self.partially_applied += 1
+                totals = self.applied_amount
+            else:
+                self.partially_applied += decision.outcome is Outcome.PARTIALLY_APPLIED
+                totals = self.partially_applied_amount
             for application in decision.applications:
-                _add(self.applied_amount, application.amount)
+                _add(totals, application.amount)
             if decision.exception is not None:
                 self.exceptions += 1
                 _add(self.exception_amount, decision.exception.amount)
@@ -56,7 +59,10 @@ class RunSummary:
             ("files quarantined", str(self.files_quarantined)),
             ("payments", str(self.payments)),
             ("applied", f"{self.applied} ({format_amounts(self.applied_amount)})"),
-            ("partially applied", str(self.partially_applied)),
+            (
+                "partially applied",
+                f"{self.partially_applied} ({format_amounts(self.partially_applied_amount)})",
+            ),
             ("exceptions", f"{self.exceptions} ({format_amounts(self.exception_amount)})"),
             ("seconds", f"{self.seconds:.2f}"),
         ]
@@ -69,6 +75,9 @@ class RunSummary:
             "applied": self.applied,
             "applied_amount": {c: str(m) for c, m in sorted(self.applied_amount.items())},
             "partially_applied": self.partially_applied,
+            "partially_applied_amount": {
+                c: str(m) for c, m in sorted(self.partially_applied_amount.items())
+            },
             "exceptions": self.exceptions,
             "exception_amount": {c: str(m) for c, m in sorted(self.exception_amount.items())},
             "seconds": round(self.seconds, 3),

@@ -96,8 +96,13 @@ def test_demo_job_applies_cash_and_queues_exceptions(workspace: Path) -> None:
         >= (summary["payments"])
     )
 
+    # The demo's mix (examples/): 9 exact, 1 overpayment, a short pay, an unknown payer
+    # naming a missing invoice, a lockbox deposit naming nothing, the overpaid remainder.
+    assert (summary["applied"], summary["partially_applied"], summary["exceptions"]) == (9, 1, 4)
     applied = rows(workspace / "books" / "applications.csv")
     excepted = rows(workspace / "books" / "exceptions.csv")
+    # A payment applied in part is in both files: its applied part and its remainder.
+    assert len({r["payment_id"] for r in applied} & {r["payment_id"] for r in excepted}) == 1
     # Nothing silently dropped: every payment is in at least one of the two files.
     assert len({r["payment_id"] for r in applied} | {r["payment_id"] for r in excepted}) == (
         expected_payments
