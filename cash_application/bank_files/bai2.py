@@ -262,14 +262,11 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
             if state != _IN_ACCOUNT:
                 raise _out_of_place(file_name, p_first, state, p_code)
             records += 1 + (len(p_more) if p_more else 0)
-            fields = _Fields(p_first, p_body, p_more)
-            stated_total = _trailer_number(fields, file_name, "account_control_total", signed=True)
-            stated_count = _trailer_number(fields, file_name, "account_record_count")
-            if check_integrity:
-                _check(file_name, p_first, "account_control_total", stated_total, account_total,
-                       "the sum of the account's amount fields")  # fmt: skip
-                _check(file_name, p_first, "account_record_count", stated_count,
-                       records - account_start, "records from the `03` to this `49`")  # fmt: skip
+            _read_trailer(file_name, _Fields(p_first, p_body, p_more), check_integrity, (
+                ("account_control_total", account_total, "the sum of the account's amount fields"),
+                ("account_record_count", records - account_start,
+                 "records from the `03` to this `49`"),
+            ))  # fmt: skip
             statements.append(
                 Statement(
                     account=account,
@@ -300,17 +297,12 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
             if state != _IN_GROUP:
                 raise _out_of_place(file_name, p_first, state, p_code)
             records += 1 + (len(p_more) if p_more else 0)
-            fields = _Fields(p_first, p_body, p_more)
-            stated_total = _trailer_number(fields, file_name, "group_control_total", signed=True)
-            stated_accounts = _trailer_number(fields, file_name, "group_account_count")
-            stated_count = _trailer_number(fields, file_name, "group_record_count")
-            if check_integrity:
-                _check(file_name, p_first, "group_control_total", stated_total, group_total,
-                       "the sum of the group's account totals")  # fmt: skip
-                _check(file_name, p_first, "group_account_count", stated_accounts,
-                       accounts_in_group, "accounts in the group")  # fmt: skip
-                _check(file_name, p_first, "group_record_count", stated_count,
-                       records - group_start, "records from the `02` to this `98`")  # fmt: skip
+            _read_trailer(file_name, _Fields(p_first, p_body, p_more), check_integrity, (
+                ("group_control_total", group_total, "the sum of the group's account totals"),
+                ("group_account_count", accounts_in_group, "accounts in the group"),
+                ("group_record_count", records - group_start,
+                 "records from the `02` to this `98`"),
+            ))  # fmt: skip
             file_total += group_total
             state = _IN_FILE
         elif p_code == "01,":
@@ -323,17 +315,11 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
             if state != _IN_FILE:
                 raise _out_of_place(file_name, p_first, state, p_code)
             records += 1 + (len(p_more) if p_more else 0)
-            fields = _Fields(p_first, p_body, p_more)
-            stated_total = _trailer_number(fields, file_name, "file_control_total", signed=True)
-            stated_groups = _trailer_number(fields, file_name, "file_group_count")
-            stated_count = _trailer_number(fields, file_name, "file_record_count")
-            if check_integrity:
-                _check(file_name, p_first, "file_control_total", stated_total, file_total,
-                       "the sum of the file's group totals")  # fmt: skip
-                _check(file_name, p_first, "file_group_count", stated_groups, groups,
-                       "groups in the file")  # fmt: skip
-                _check(file_name, p_first, "file_record_count", stated_count, records,
-                       "records in the file")  # fmt: skip
+            _read_trailer(file_name, _Fields(p_first, p_body, p_more), check_integrity, (
+                ("file_control_total", file_total, "the sum of the file's group totals"),
+                ("file_group_count", groups, "groups in the file"),
+                ("file_record_count", records, "records in the file"),
+            ))  # fmt: skip
             state = _AFTER_FILE
 
         if lineno == 0:  # the end-of-input sentinel: the last record is complete
@@ -763,14 +749,24 @@ def _bad_type_code(file_name: str, line: int, type_code: str) -> BankFileSyntaxE
     return _syntax(file_name, line, "type_code", f"unexpected type code {type_code!r}")
 
 
-def _check(
-    file_name: str, line: int, field: str, stated: int | None, computed: int, what: str
+def _read_trailer(
+    file_name: str,
+    fields: _Fields,
+    check_integrity: bool,
+    checks: tuple[tuple[str, int, str], ...],
 ) -> None:
-    """Compare a trailer's stated total or count with the computed one; blank is skipped."""
-    if stated is not None and stated != computed:
-        raise BankFileIntegrityError(
-            f"expected {computed} ({what}), found {stated}", file=file_name, line=line, field=field
-        )
+    """Read a trailer (49, 98, 99): a signed control total, then counts, each compared with
+    what the parser computed, as (field, computed, what it is). A blank field is skipped."""
+    line = fields.line
+    for index, (field, computed, what) in enumerate(checks):
+        stated = _trailer_number(fields, file_name, field, signed=index == 0)
+        if check_integrity and stated is not None and stated != computed:
+            raise BankFileIntegrityError(
+                f"expected {computed} ({what}), found {stated}",
+                file=file_name,
+                line=line,
+                field=field,
+            )
 
 
 # ---- record construction --------------------------------------------------------------
