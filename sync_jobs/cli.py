@@ -42,8 +42,9 @@ from connectors.files import (
 from mappings.records import ApplicationWrite, ExceptionWrite, idempotency_key
 from sync_jobs import trace as tracing
 from sync_jobs.config import ConfigError, LoadedConfig, load_config
-from sync_jobs.ledger import open_ledger
+from sync_jobs.ledger import open_ledger, runs
 from sync_jobs.ledger.audit import verify_chain
+from sync_jobs.ledger.locks import JobLockedError
 from sync_jobs.ledger.schema import exception_items, payments
 from sync_jobs.runner import JobFailedError, preview_job, run_job
 from sync_jobs.store import exception_from_row
@@ -198,7 +199,7 @@ def run(
         else:
             try:
                 result = run_job(engine, loaded, job, report=progress.line, on_step=progress.step)
-            except JobFailedError as exc:
+            except (JobFailedError, JobLockedError) as exc:
                 raise _fail(str(exc)) from None
             summary, run_id = result.summary, result.run_id
             title = f"{job} run {run_id}" + (" (continued)" if result.resumed else "")
@@ -374,6 +375,98 @@ def trace(
         _print_json(found)
     else:
         tracing.render(out, found)
+
+
+def _run_json(record: runs.RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": record.run_id,
+        "job": record.job,
+        "status": record.status.value,
+        "started_at": record.started_at.isoformat(),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "seconds": (record.finished_at - record.started_at).total_seconds()
+        if record.finished_at
+        else None,
+        "counts": record.counts,
+        "error": record.error,
+        "config_hash": record.config_hash,
+    }
+
+
+@app.command("runs")
+def runs_command(
+    target: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[JOB] | show RUN", help="a job to filter by, or `show RUN`"),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Run history: `arlink runs [JOB]` lists runs, `arlink runs show RUN` one run's steps."""
+    loaded = _config()
+    words = target or []
+    with _engine(loaded).connect() as conn:
+        if words[:1] == ["show"]:
+            if len(words) != 2:
+                raise _fail("usage: arlink runs show RUN", 2)
+            record = runs.get_run(conn, words[1])
+            if record is None:
+                raise _fail(f"no run {words[1]!r} in the ledger")
+            steps = runs.list_steps(conn, record.run_id)
+            shown = {
+                **_run_json(record),
+                "steps": [
+                    {
+                        "step": step.step,
+                        "status": step.status.value,
+                        "started_at": step.started_at.isoformat(),
+                        "finished_at": step.finished_at.isoformat() if step.finished_at else None,
+                        "detail": step.detail,
+                    }
+                    for step in steps
+                ],
+            }
+            if as_json:
+                _print_json(shown)
+                return
+            out.print(f"run {record.run_id} of {record.job}: {record.status.value}")
+            if record.error:
+                out.print(f"error: {record.error}", markup=False)
+            table = Table()
+            for column in ("step", "status", "started", "finished", "detail"):
+                table.add_column(column)
+            for step in shown["steps"]:
+                table.add_row(
+                    step["step"],
+                    step["status"],
+                    step["started_at"],
+                    step["finished_at"] or "",
+                    json.dumps(step["detail"]),
+                )
+            out.print(table)
+            return
+        if len(words) > 1:
+            raise _fail("usage: arlink runs [JOB] | arlink runs show RUN", 2)
+        records = runs.list_runs(conn, words[0] if words else None, limit)
+    if as_json:
+        _print_json([_run_json(record) for record in records])
+        return
+    table = Table(title="runs, newest first")
+    for column in ("run", "job", "status", "started", "seconds", "payments", "error"):
+        table.add_column(column)
+    for record in records:
+        data = _run_json(record)
+        summary = (record.counts or {}).get("summary", {})
+        table.add_row(
+            record.run_id,
+            record.job,
+            record.status.value,
+            data["started_at"],
+            f"{data['seconds']:.2f}" if data["seconds"] is not None else "",
+            str(summary.get("payments", "")),
+            record.error or "",
+        )
+    out.print(table)
 
 
 @audit_app.command("verify")

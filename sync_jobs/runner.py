@@ -8,6 +8,8 @@ others pick up from the ledger, so a rerun never starts over or applies twice.
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from cash_application.matching import match_payments
 from sync_jobs import store
 from sync_jobs.config import LoadedConfig
 from sync_jobs.ledger import runs
+from sync_jobs.ledger.locks import acquire_job_lock, release_job_lock
 from sync_jobs.ledger.schema import bank_files, decisions
 from sync_jobs.steps import STEPS, JobContext
 from sync_jobs.summary import RunSummary
@@ -86,14 +89,54 @@ def run_job(
     step starts (index from 0), and once more with index == total at the end.
     """
     started = time.perf_counter()
-    steps = loaded.config.jobs[job_name].steps
     with engine.begin() as conn:
         run_id = runs.last_unfinished_run(conn, job_name)
         resumed = run_id is not None
         if run_id is None:
             run_id = runs.start_run(conn, job_name, loaded.sha256, now())
+        # Raises JobLockedError (rolling the new run back) when a live run holds the job.
+        stale = acquire_job_lock(
+            conn,
+            job=job_name,
+            run_id=run_id,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            at=now(),
+            is_alive=_pid_alive,
+        )
+    if stale is not None:
+        report(f"took over the lock of run {stale.run_id} (pid {stale.pid} is gone)")
     if resumed:
         report(f"continuing unfinished run {run_id}")
+    try:
+        return _run_steps(engine, loaded, job_name, run_id, resumed, started, now, report, on_step)
+    finally:
+        with engine.begin() as conn:
+            release_job_lock(conn, job=job_name, run_id=run_id)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
+
+
+def _run_steps(
+    engine: sa.Engine,
+    loaded: LoadedConfig,
+    job_name: str,
+    run_id: str,
+    resumed: bool,
+    started: float,
+    now: Callable[[], datetime],
+    report: Callable[[str], None],
+    on_step: Callable[[str, int, int], None],
+) -> RunResult:
+    steps = loaded.config.jobs[job_name].steps
     ctx = _context(engine, loaded, job_name, run_id, now, report)
     counts: dict[str, object] = {}
     for index, step in enumerate(steps):

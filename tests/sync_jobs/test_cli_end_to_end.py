@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -362,3 +365,64 @@ def test_a_test_only_file_is_quarantined_not_applied(workspace: Path) -> None:
     code, stdout, _ = arlink(workspace, "trace", demo.name, "--json")
     assert "group status 4" in json.loads(stdout)["file"]["quarantine_reason"]
     assert code == 0
+
+
+def _hold_lock(workspace: Path, pid: int) -> None:
+    from datetime import UTC, datetime
+
+    from sync_jobs.ledger.schema import job_locks
+
+    at = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+    with ledger(workspace).begin() as conn:
+        conn.execute(
+            sa.insert(job_locks).values(
+                job="daily", run_id="r" * 32, pid=pid, host=socket.gethostname(), acquired_at=at
+            )
+        )
+
+
+def test_a_running_job_is_not_run_twice(workspace: Path) -> None:
+    _hold_lock(workspace, os.getpid())  # a live process holds the job
+    code, _, stderr = arlink(workspace, "run", "daily")
+    assert code == 1
+    assert "job `daily` is already running" in stderr
+    with ledger(workspace).connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM job_runs")).scalar() == 0
+    assert list((workspace / "bank").glob("*.bai2"))  # nothing was fetched
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(workspace: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    _hold_lock(workspace, dead.pid)
+    summary = run_json(workspace, "daily")
+    assert summary["payments"] > 0
+    with ledger(workspace).connect() as conn:
+        events = conn.execute(sa.text("SELECT event FROM audit_log")).scalars().all()
+        locks = conn.execute(sa.text("SELECT count(*) FROM job_locks")).scalar()
+    assert "job_lock_taken_over" in events
+    assert locks == 0  # released at the end of the run
+
+
+def test_run_history(workspace: Path) -> None:
+    first = run_json(workspace, "daily")
+    invoices = workspace / "books" / "open_invoices.csv"
+    invoices.write_text(invoices.read_text() + "BAD,INV-X,C001,USD,1.001,1.00,,,,\n")
+    assert arlink(workspace, "run", "daily")[0] == 1
+    code, stdout, _ = arlink(workspace, "runs", "--json")
+    assert code == 0
+    history = json.loads(stdout)
+    assert [r["status"] for r in history] == ["failed", "succeeded"]
+    assert "amount_total" in history[0]["error"]
+    assert history[1]["run_id"] == first["run_id"]
+    assert history[1]["counts"]["summary"]["payments"] == first["payments"]
+    code, stdout, _ = arlink(workspace, "runs", "show", first["run_id"], "--json")
+    assert code == 0
+    shown = json.loads(stdout)
+    assert [s["step"] for s in shown["steps"]] == ["pull", "fetch", "parse", "match", "write-back"]
+    assert {s["status"] for s in shown["steps"]} == {"done"}
+    code, stdout, _ = arlink(workspace, "runs", "daily")
+    assert code == 0
+    assert "failed" in stdout
+    assert arlink(workspace, "runs", "nightly", "--json")[1].strip() == "[]"
+    assert arlink(workspace, "runs", "show", "nope")[0] == 1
