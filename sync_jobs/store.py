@@ -131,10 +131,14 @@ def load_open_invoices(conn: sa.Connection, host: str) -> list[Invoice]:
     unconfirmed = (
         sa.select(
             applications.c.invoice_id,
-            sa.func.sum(
-                applications.c.amount_minor
-                + applications.c.discount_minor
-                + applications.c.write_off_minor
+            # PostgreSQL's SUM of BIGINT is NUMERIC (a Decimal in Python): cast it back.
+            sa.cast(
+                sa.func.sum(
+                    applications.c.amount_minor
+                    + applications.c.discount_minor
+                    + applications.c.write_off_minor
+                ),
+                sa.BigInteger,
             ).label("minor"),
         )
         .where(applications.c.host == host, applications.c.writeback_status != "confirmed")

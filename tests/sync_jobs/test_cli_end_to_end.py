@@ -16,7 +16,10 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from sync_jobs.cli import app
+from sync_jobs.config import load_config
 from sync_jobs.ledger import open_ledger
+from sync_jobs.ledger.schema import audit_log
+from sync_jobs.wiring import ledger_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -44,11 +47,17 @@ steps = ["write-back"]
 """
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A copy of the demo with a config; the ledger on SQLite (default) or PostgreSQL."""
     shutil.copytree(EXAMPLES / "books", tmp_path / "books")
     shutil.copytree(EXAMPLES / "bank", tmp_path / "bank")
-    (tmp_path / "config.toml").write_text(CONFIG)
+    config = CONFIG
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").new_database()
+        config = f'[ledger]\nurl = "{url}"\n' + CONFIG.replace('var_dir = "var"', "")
+        config = 'var_dir = "var"\n' + config
+    (tmp_path / "config.toml").write_text(config)
     return tmp_path
 
 
@@ -83,7 +92,8 @@ def credits_in(paths: list[Path]) -> int:
 
 
 def ledger(workspace: Path) -> sa.Engine:
-    return open_ledger(f"sqlite:///{workspace / 'var' / 'ledger.sqlite3'}")
+    loaded = load_config(workspace / "config.toml")
+    return open_ledger(ledger_url(loaded.config))
 
 
 def test_demo_job_applies_cash_and_queues_exceptions(workspace: Path) -> None:
@@ -151,15 +161,11 @@ def test_crash_between_host_write_and_ledger_confirm_is_healed(workspace: Path) 
             .scalars()
             .all()
         )
-        found_again = (
-            conn.execute(
-                sa.text("SELECT payload FROM audit_log WHERE event='application_confirmed'")
-            )
-            .scalars()
-            .all()
-        )
+        found_again = conn.scalars(
+            sa.select(audit_log.c.payload).where(audit_log.c.event == "application_confirmed")
+        ).all()
     assert statuses == ["confirmed"]
-    assert sum(json.loads(p)["already_present"] for p in found_again) == len(applied)
+    assert sum(payload["already_present"] for payload in found_again) == len(applied)
 
 
 def test_bad_file_is_quarantined_and_the_rest_goes_on(workspace: Path) -> None:

@@ -1,10 +1,9 @@
 """Fixtures for the ledger tests: one fresh, migrated ledger per test, per database backend.
 
 `ledger_url` is parametrised over `_BACKENDS`, a plain dict from backend name to a
-function that returns a URL of an empty database for the requesting test. SQLite
-(a file under `tmp_path`) is the only backend today; PostgreSQL joins by adding an
-entry whose function takes its server fixture (`request.getfixturevalue(...)`) and
-creates a fresh database, so every ledger test then runs on both.
+function that returns a URL of an empty database for the requesting test: a SQLite
+file under `tmp_path`, or a fresh database on the session's PostgreSQL server, so
+every ledger test runs on both.
 """
 
 from __future__ import annotations
@@ -22,8 +21,13 @@ def _sqlite_url(request: pytest.FixtureRequest) -> str:
     return default_url(tmp_path / "var")
 
 
+def _postgres_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("postgres_server").new_database()
+
+
 _BACKENDS: dict[str, Callable[[pytest.FixtureRequest], str]] = {
     "sqlite": _sqlite_url,
+    "postgresql": _postgres_url,
 }
 
 

@@ -1,0 +1,1 @@
+"""Real servers for tests, started by fixtures on loopback (no mocks of what can run here)."""
