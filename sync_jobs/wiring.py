@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from connectors.files import FilesBooks
 from connectors.folder import FolderTransport
 from connectors.protocols import BooksHost, FileTransport
@@ -30,6 +32,10 @@ def build_source(config: Config, name: str) -> FileTransport:
     return SOURCE_KINDS[spec.kind](name, spec)
 
 
-def ledger_url(config: Config) -> str:
-    """The configured ledger URL, or the default SQLite file under `var_dir`."""
-    return config.ledger.url or default_url(Path(config.var_dir))
+def ledger_url(config: Config) -> sa.URL:
+    """The configured ledger URL, or the default SQLite file under `var_dir`, with the
+    password from its secret (SQLAlchemy masks it when a URL is shown)."""
+    url = sa.make_url(config.ledger.url or default_url(Path(config.var_dir)))
+    if config.ledger.password is not None:
+        url = url.set(password=config.ledger.password.reveal())
+    return url

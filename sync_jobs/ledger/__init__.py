@@ -25,7 +25,7 @@ def default_url(var_dir: Path) -> str:
     return f"sqlite:///{Path(var_dir) / 'ledger.sqlite3'}"
 
 
-def open_ledger(url: str) -> sa.Engine:
+def open_ledger(url: str | sa.URL) -> sa.Engine:
     """Open (creating if needed) the ledger at `url` and migrate it to the newest schema."""
     engine = create_ledger_engine(url)
     try:

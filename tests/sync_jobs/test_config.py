@@ -124,3 +124,28 @@ def test_the_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "config.example.toml"
     loaded = load_config(example)
     assert "daily" in loaded.config.jobs
+
+
+def test_ledger_password_comes_from_its_secret_and_is_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync_jobs.wiring import ledger_url
+
+    monkeypatch.setenv("ARLINK_LEDGER_PW", "pa55-w0rd")
+    loaded = parse_config(
+        '[ledger]\nurl = "postgresql+psycopg://arlink@db.internal/arlink"\n'
+        'password = { env = "ARLINK_LEDGER_PW" }\n',
+        file=tmp_path / "c.toml",
+    )
+    url = ledger_url(loaded.config)
+    assert url.password == "pa55-w0rd"
+    assert "pa55-w0rd" not in str(url)
+    assert "pa55-w0rd" not in repr(url)
+
+
+def test_default_ledger_is_a_sqlite_file_under_var_dir(tmp_path: Path) -> None:
+    from sync_jobs.wiring import ledger_url
+
+    url = ledger_url(parse_config("", file=tmp_path / "c.toml").config)
+    assert url.get_backend_name() == "sqlite"
+    assert url.database == str(tmp_path / "var" / "ledger.sqlite3")
