@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,7 +48,9 @@ from sync_jobs.ledger import open_ledger, runs
 from sync_jobs.ledger.audit import verify_chain
 from sync_jobs.ledger.locks import JobLockedError
 from sync_jobs.ledger.schema import exception_items, payments
-from sync_jobs.runner import JobFailedError, preview_job, run_job
+from sync_jobs.notify import Failure, notify_failure
+from sync_jobs.runner import JobFailedError, RunResult, preview_job, run_job
+from sync_jobs.schedule import run_scheduler
 from sync_jobs.store import exception_from_row
 from sync_jobs.summary import RunSummary
 from sync_jobs.wiring import build_books, build_source, ledger_url
@@ -105,6 +109,12 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _plain_line(text: str) -> None:
+    """A timestamped progress line on stderr, for logs and journals."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"{stamp} {text}", file=sys.stderr, flush=True)
+
+
 @dataclass(slots=True)
 class _Reporter:
     """Where a job's progress goes: a bar over its steps on a terminal, plain timestamped
@@ -132,15 +142,11 @@ def _reporter() -> Iterator[_Reporter]:
             yield _Reporter(lambda text: progress.update(task, description=text), step)
         return
 
-    def plain(text: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        print(f"{stamp} {text}", file=sys.stderr, flush=True)
-
     def plain_step(name: str, index: int, total: int) -> None:
         if index < total:
-            plain(f"step {index + 1}/{total}: {name}")
+            _plain_line(f"step {index + 1}/{total}: {name}")
 
-    yield _Reporter(plain, plain_step)
+    yield _Reporter(_plain_line, plain_step)
 
 
 def _summary_table(title: str, summary: RunSummary) -> Table:
@@ -197,16 +203,60 @@ def run(
             summary = preview_job(engine, loaded, job, report=progress.line)
             run_id, title = None, f"{job} (dry run: nothing written)"
         else:
-            try:
-                result = run_job(engine, loaded, job, report=progress.line, on_step=progress.step)
-            except (JobFailedError, JobLockedError) as exc:
-                raise _fail(str(exc)) from None
+            result = _run_and_notify(engine, loaded, job, progress)
+            if result is None:
+                raise typer.Exit(1)
             summary, run_id = result.summary, result.run_id
             title = f"{job} run {run_id}" + (" (continued)" if result.resumed else "")
     if as_json:
         _print_json({"job": job, "run_id": run_id, "dry_run": dry_run, **summary.to_json()})
     else:
         out.print(_summary_table(title, summary))
+
+
+def _run_and_notify(
+    engine: sa.Engine, loaded: LoadedConfig, job: str, progress: _Reporter
+) -> RunResult | None:
+    """Run a job; on failure say why on stderr, notify, and return None."""
+    try:
+        return run_job(engine, loaded, job, report=progress.line, on_step=progress.step)
+    except (JobFailedError, JobLockedError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        run_id = exc.run_id if isinstance(exc, JobFailedError) else None
+        notify_failure(
+            loaded.config.notify,
+            Failure(job, run_id, str(exc)),
+            warn=lambda text: err.print(f"warning: {text}"),
+        )
+        return None
+
+
+@app.command()
+def schedule() -> None:
+    """Run the jobs that have a `schedule`, in the foreground, until SIGTERM or Ctrl-C.
+
+    Runs missed while stopped are not replayed; a run that overlaps later fire times is
+    followed by one run, not one per missed slot. A failed run is recorded and notified
+    and the scheduler goes on. Logs are plain lines on stderr (for systemd's journal).
+    """
+    loaded = _config()
+    engine = _engine(loaded)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    progress = _Reporter(_plain_line, lambda name, index, total: None)
+
+    def run_one(job: str) -> None:
+        _run_and_notify(engine, loaded, job, progress)
+
+    run_scheduler(
+        loaded.config,
+        now=lambda: datetime.now(UTC),
+        wait=stop.wait,
+        run=run_one,
+        report=_plain_line,
+    )
 
 
 @app.command()

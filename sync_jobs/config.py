@@ -13,7 +13,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -54,6 +56,20 @@ def _resolve_secret(value: Any, info: ValidationInfo) -> Secret:
         return read_secret(env=value.get("env"), file=value.get("file"), base_dir=_base_dir(info))
     except SecretSourceError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _check_cron(value: str | None) -> str | None:
+    if value is not None and not croniter.is_valid(value):
+        raise ValueError(f"not a cron expression (minute hour day month weekday): {value!r}")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+    return value
 
 
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
@@ -100,8 +116,15 @@ class JobConfig(_Strict):
     books: str
     sources: list[str] = Field(default_factory=list)
     steps: list[StepName] = Field(default_factory=lambda: list(STEP_NAMES))
-    schedule: str | None = None
-    timezone: str = "UTC"
+    schedule: Annotated[str | None, AfterValidator(_check_cron)] = None
+    timezone: Annotated[str, AfterValidator(_check_timezone)] = "UTC"
+
+
+class NotifyConfig(_Strict):
+    """Who hears about a job that could not do its work."""
+
+    command: list[str] = Field(default_factory=list)
+    webhook_url: SecretValue | None = None
 
 
 class Config(_Strict):
@@ -112,6 +135,7 @@ class Config(_Strict):
     books: dict[str, BooksConfig] = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
+    notify: NotifyConfig = NotifyConfig()
 
 
 @dataclass(frozen=True, slots=True)
