@@ -1,0 +1,165 @@
+"""One contract, every books host: the same tests run over each host's connector through
+its harness (`books_harness.py`). A host joins by adding its harness factory to
+`HARNESSES`; its test server is started by the factory's fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from books_harness import BooksHarness
+from files_harness import FilesHarness
+
+from mappings.money import Money
+from mappings.records import (
+    Application,
+    ApplicationWrite,
+    Customer,
+    ExceptionItem,
+    ExceptionReason,
+    ExceptionWrite,
+    Invoice,
+    Payment,
+    Reason,
+    SourceRef,
+    Suggestion,
+    idempotency_key,
+)
+
+HARNESSES: dict[str, Callable[[pytest.FixtureRequest], BooksHarness]] = {
+    "files": lambda request: FilesHarness(request.getfixturevalue("tmp_path") / "books"),
+}
+
+
+def usd(text: str) -> Money:
+    return Money.parse(text, "USD")
+
+
+CUSTOMERS = [
+    Customer("C1", "Acme Manufacturing Inc.", bank_accounts=("021000021-1",)),
+    Customer("C2", "Globex Corporation"),
+]
+INVOICES = [
+    Invoice("I1", "INV-1001", "C1", usd("1500.00"), usd("1500.00"), date(2026, 10, 1)),
+    Invoice("I2", "INV-1002", "C1", usd("250.00"), usd("250.00"), date(2026, 10, 2)),
+    Invoice("I3", "INV-1003", "C2", usd("99.99"), usd("99.99"), date(2026, 10, 3)),
+    Invoice("I4", "INV-1004", "C2", usd("400.00"), usd("400.00"), date(2026, 10, 4)),
+]
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+def harness(request: pytest.FixtureRequest) -> BooksHarness:
+    made = HARNESSES[request.param](request)
+    made.seed(CUSTOMERS, INVOICES)
+    return made
+
+
+def payment(pid: str, amount: str) -> Payment:
+    source = SourceRef("d" * 64, "bank.bai2", "bai2", 7, 8)
+    return Payment(
+        pid, "4021558830", date(2026, 11, 2), usd(amount), source,
+        payer_name="ACME MFG", bank_reference=f"REF-{pid}", remittance="INV-1001",
+    )  # fmt: skip
+
+
+def write(pid: str, paid: str, invoice_id: str, amount: str, **kw: Money) -> ApplicationWrite:
+    return ApplicationWrite(
+        idempotency_key(pid, invoice_id),
+        payment(pid, paid),
+        Application(invoice_id, usd(amount), **kw),
+        1.0,
+        (Reason("invoice_ref_found", "invoice number found in remittance"),),
+    )
+
+
+def open_amounts(harness: BooksHarness) -> dict[str, Money]:
+    return {i.invoice_id: i.open_amount for i in harness.host.pull_open_invoices(None)}
+
+
+def test_check_passes_on_a_ready_host(harness: BooksHarness) -> None:
+    results = harness.host.check()
+    assert results
+    assert all(result.ok for result in results), results
+
+
+def test_pull_customers_and_open_invoices(harness: BooksHarness) -> None:
+    customers = {c.customer_id: c.name for c in harness.host.pull_customers(None)}
+    assert customers == {"C1": "Acme Manufacturing Inc.", "C2": "Globex Corporation"}
+    invoices = {i.invoice_id: i for i in harness.host.pull_open_invoices(None)}
+    assert set(invoices) == {"I1", "I2", "I3", "I4"}
+    assert invoices["I1"].number == "INV-1001"
+    assert invoices["I1"].customer_id == "C1"
+    assert invoices["I3"].open_amount == usd("99.99")
+
+
+def test_incremental_pull_returns_what_changed(harness: BooksHarness) -> None:
+    first = harness.host.pull_open_invoices(None)
+    assert first
+    harness.touch_invoice("I2")
+    later = harness.host.pull_open_invoices(None)
+    assert "I2" in {i.invoice_id for i in later}
+
+
+def test_full_application_closes_the_invoice(harness: BooksHarness) -> None:
+    (result,) = harness.host.push_applications([write("p1", "1500.00", "I1", "1500.00")])
+    assert not result.already_present
+    assert result.external_id
+    assert "I1" not in open_amounts(harness)
+    assert [(a.invoice_id, a.amount) for a in harness.applied()] == [("I1", usd("1500.00"))]
+
+
+def test_partial_application_leaves_the_rest_open(harness: BooksHarness) -> None:
+    harness.host.push_applications([write("p1", "100.00", "I4", "100.00")])
+    assert open_amounts(harness)["I4"] == usd("300.00")
+
+
+def test_one_payment_for_several_invoices(harness: BooksHarness) -> None:
+    harness.host.push_applications(
+        [write("p1", "1750.00", "I1", "1500.00"), write("p1", "1750.00", "I2", "250.00")]
+    )
+    remaining = open_amounts(harness)
+    assert "I1" not in remaining
+    assert "I2" not in remaining
+    assert sorted(a.invoice_id for a in harness.applied()) == ["I1", "I2"]
+
+
+def test_write_off_closes_a_short_paid_invoice(harness: BooksHarness) -> None:
+    harness.host.push_applications([write("p1", "99.90", "I3", "99.90", write_off=usd("0.09"))])
+    assert "I3" not in open_amounts(harness)
+
+
+def test_a_rerun_after_a_lost_confirmation_posts_nothing_twice(harness: BooksHarness) -> None:
+    writes = [write("p1", "1750.00", "I1", "1500.00"), write("p1", "1750.00", "I2", "250.00")]
+    first = harness.host.push_applications(writes)
+    # The process died before the ledger heard back: the rerun pushes the same writes.
+    again = harness.host.push_applications(writes)
+    assert [r.already_present for r in again] == [True, True]
+    assert [r.external_id for r in again] == [r.external_id for r in first]
+    assert len(harness.applied()) == 2
+
+
+def test_exceptions_land_where_the_clerk_looks_once(harness: BooksHarness) -> None:
+    item = ExceptionItem(
+        "p9", ExceptionReason.AMOUNT_MISMATCH, usd("1400.00"), (Suggestion("I1", 0.9),)
+    )
+    exception = ExceptionWrite(idempotency_key("p9", "exception"), payment("p9", "1400.00"), item)
+    (first,) = harness.host.push_exceptions([exception])
+    (again,) = harness.host.push_exceptions([exception])
+    assert again.already_present
+    assert again.external_id == first.external_id
+    assert harness.exception_keys() == [exception.idempotency_key]
+
+
+def test_resolutions_come_back(harness: BooksHarness) -> None:
+    item = ExceptionItem("p9", ExceptionReason.NO_CANDIDATE, usd("400.00"))
+    harness.host.push_exceptions(
+        [ExceptionWrite(idempotency_key("p9", "exception"), payment("p9", "400.00"), item)]
+    )
+    harness.resolve("p9", "apply", "I4")
+    (resolution,) = harness.host.pull_resolutions(None)
+    assert (resolution.payment_id, resolution.action, resolution.invoice_id) == (
+        "p9",
+        "apply",
+        "I4",
+    )
