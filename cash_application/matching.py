@@ -1,24 +1,42 @@
-"""The first matcher: a payment is applied when its remittance names open invoices whose
-open amounts it pays exactly; everything else goes to the exception queue with reasons.
+"""The cash-application matcher: from payments, open invoices and customers to decisions.
 
-A function from records to decisions (no I/O, no clock). It is deliberately strict:
-a reference must be found and the amounts must agree. Ambiguity never picks a winner.
-The cash-application issue grows this into the full fuzzy matcher.
+For each payment it gathers evidence along three axes, each a small named signal with its
+reason: who paid (`payer`), which invoices the remittance names (`references`), and how
+the amount accounts for them (`amounts`). The combination is an evidence path; the policy
+gives each piece an estimated error rate, and the payment is applied on its own only when
+the path's estimate stays within the policy's error budget. Everything else becomes an
+exception item with ranked suggestions and the reasons for each. Ambiguity never picks a
+winner.
 
-Payments are matched in a fixed order (value date, then id), and each application
-consumes the invoice's open amount, so two payments never both take the same cents.
+Pure: no I/O and no clock. Indexes are built once per run (`build_book`); payments are then
+decided in a fixed order (value date, then id), each application consuming the invoice's
+open amount, so two payments never take the same cents and the result does not depend on
+the order of the inputs. Time is close to linear in payments.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import TypeVar
 
+from cash_application import references
+from cash_application.amounts import (
+    Fit,
+    Open,
+    deduction_code,
+    discount_fits,
+    due_date_runs,
+    fit_listed,
+    in_full,
+    subset_sum,
+)
+from cash_application.payer import History, PayerIndex, PayerMatch
+from cash_application.policy import MatchPolicy, TiePolicy
 from mappings.money import Money
 from mappings.records import (
-    Application,
     Customer,
     Decision,
     ExceptionItem,
@@ -30,99 +48,237 @@ from mappings.records import (
     Suggestion,
 )
 
-ENGINE_VERSION = "arlink-match/0.1"
-_FAR = date.max  # sorts missing dates last
+ENGINE_VERSION = "arlink-match/0.2"
 MAX_SUGGESTIONS = 5
-
-# Candidate references: runs of letters, digits and the separators invoice numbers use.
-# `*`, `\`, `,`, `;`, `:` and spaces end a token (RMR*IV*INV-1001*..\ gives INV-1001).
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-/._#]*")
-_NOT_ALNUM = re.compile(r"[^A-Z0-9]")
-
-
-def reference_key(text: str) -> str:
-    """The comparable form of an invoice number: upper case, letters and digits only."""
-    return _NOT_ALNUM.sub("", text.upper())
+MAX_LISTED = 12  # the longest run of unlisted invoices a cut-short list is completed with
+_FAR = date.max
+# Amount readings that a mistyped reference landing on another real invoice could also
+# produce: they need the payer to own the invoice before they apply on their own.
+NEEDS_PAYER = frozenset({"partial", "short_pay", "overpayment", "write_off", "fx"})
+_IdList = str | tuple[str, ...]  # one invoice id, or several when a key is shared
+_Key = TypeVar("_Key", str, int)
 
 
-def _name_key(text: str) -> str:
-    return " ".join(re.sub(r"[^A-Z0-9 ]", " ", text.upper()).split())
+def _add(table: dict[_Key, _IdList], key: _Key, invoice_id: str) -> None:
+    """Index `invoice_id` under `key`, storing a bare id when the key is unique (memory)."""
+    found = table.get(key)
+    if found is None:
+        table[key] = invoice_id
+    elif isinstance(found, str):
+        if found != invoice_id:
+            table[key] = (found, invoice_id)
+    elif invoice_id not in found:
+        table[key] = (*found, invoice_id)
+
+
+def _ids(found: _IdList | None) -> tuple[str, ...]:
+    if found is None:
+        return ()
+    return (found,) if isinstance(found, str) else found
 
 
 @dataclass(slots=True)
-class _OpenBook:
-    """The open invoices as the matcher sees them, with amounts consumed as it applies."""
+class Book:
+    """The receivables as the matcher sees them, indexed once per run; open amounts are
+    consumed as payments are applied."""
 
-    invoices: dict[str, Invoice]
-    open_minor: dict[str, int]
-    by_reference: dict[str, list[str]]
-    by_amount: dict[Money, list[str]]  # by the open amount at index time
-    customers_by_account: dict[str, str]
-    customers_by_name: dict[str, set[str]]
+    policy: MatchPolicy
+    fx_rates: Mapping[str, Decimal]
+    payers: PayerIndex
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    open_minor: dict[str, int] = field(default_factory=dict)
+    by_key: dict[str, _IdList] = field(default_factory=dict)  # reference keys, open and paid
+    by_customer: dict[str, list[str]] = field(default_factory=dict)  # open, by due date
+    by_amount: dict[int, _IdList] = field(default_factory=dict)  # open amount -> open invoices
+    comparable: dict[str, str] = field(default_factory=dict)  # lazily, for typo checks
+    # Per customer, lazily: each open invoice's comparable number and its one-deletion
+    # variants -> invoice ids. Two strings one edit apart share a key (symmetric delete).
+    typo_keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    shapes: set[str] = field(default_factory=set)  # leading letters of invoice numbers
+
+    def open_items(self, invoice_ids: Iterable[str]) -> list[Open]:
+        return [Open(self.invoices[i], self.open_minor[i]) for i in invoice_ids]
+
+    def comparable_number(self, invoice_id: str) -> str:
+        found = self.comparable.get(invoice_id)
+        if found is None:
+            found = self.comparable[invoice_id] = references.comparable(
+                self.invoices[invoice_id].number
+            )
+        return found
+
+    def one_edit_keys(self, customer_id: str) -> dict[str, list[str]]:
+        found = self.typo_keys.get(customer_id)
+        if found is None:
+            found = self.typo_keys[customer_id] = {}
+            for invoice_id in self.by_customer.get(customer_id, ()):
+                for key in references.deletions(self.comparable_number(invoice_id)):
+                    found.setdefault(key, []).append(invoice_id)
+        return found
 
 
-def _index(invoices: Iterable[Invoice], customers: Iterable[Customer]) -> _OpenBook:
-    book = _OpenBook({}, {}, {}, {}, {}, {})
+def build_book(
+    invoices: Iterable[Invoice],
+    customers: Iterable[Customer],
+    policy: MatchPolicy | None = None,
+    history: History | None = None,
+    *,
+    fx_rates: Mapping[str, Decimal] | None = None,
+) -> Book:
+    """Index invoices (open ones to apply; paid ones too, to recognise duplicate payments),
+    customers and what `history` taught. `fx_rates` maps a currency to its rate into the
+    payments' currency on the statement date."""
+    book = Book(policy or MatchPolicy(), dict(fx_rates or {}), PayerIndex.build(customers, history))
     for invoice in invoices:
-        book.invoices[invoice.invoice_id] = invoice
-        book.open_minor[invoice.invoice_id] = invoice.open_amount.minor
-        book.by_reference.setdefault(reference_key(invoice.number), []).append(invoice.invoice_id)
-        book.by_amount.setdefault(invoice.open_amount, []).append(invoice.invoice_id)
-    for customer in customers:
-        for account in customer.bank_accounts:
-            book.customers_by_account[reference_key(account)] = customer.customer_id
-        for name in (customer.name, *customer.aliases):
-            book.customers_by_name.setdefault(_name_key(name), set()).add(customer.customer_id)
+        invoice_id = invoice.invoice_id
+        book.invoices[invoice_id] = invoice
+        is_open = invoice.status == "open" and invoice.open_amount.minor > 0
+        book.open_minor[invoice_id] = invoice.open_amount.minor if is_open else 0
+        for key in references.invoice_keys(invoice.number, invoice.po_number):
+            _add(book.by_key, key, invoice_id)
+        book.shapes.add(references.shape(invoice.number))
+        if is_open:
+            book.by_customer.setdefault(invoice.customer_id, []).append(invoice_id)
+            _add(book.by_amount, invoice.open_amount.minor, invoice_id)
+    for own in book.by_customer.values():
+        own.sort(key=lambda i: (book.invoices[i].due_date or _FAR, i))
     return book
 
 
-def _referenced_invoices(payment: Payment, book: _OpenBook) -> list[tuple[str, str]]:
-    """(invoice_id, the text that named it) for each open invoice the remittance names."""
-    texts = [line.invoice_ref for line in payment.remittance_lines]
-    texts.extend(match.group() for match in _TOKEN.finditer(payment.remittance))
+@dataclass(slots=True)
+class _Evidence:
+    """What is known about one payment while it is being decided."""
+
+    payment: Payment
+    payer: PayerMatch
+    named: dict[str, str] = field(default_factory=dict)  # invoice id -> text that named it
+    ref_kind: str = "none"
+    other_customer: bool = False  # named invoices are not the identified payer's
+    ambiguous: list[str] = field(default_factory=list)  # texts naming several customers
+
+    @property
+    def payer_reasons(self) -> tuple[Reason, ...]:
+        return (self.payer.reason,) if self.payer.reason else ()
+
+
+def _named_invoices(payment: Payment, payer: PayerMatch, book: Book) -> _Evidence:
+    """The invoices the remittance names: exact keys first, then PO numbers, then the payer's
+    own sequence numbers, then one-edit typos of the payer's (or, payer unknown, same-amount)
+    invoices. With the payer known, numbers of other customers' invoices are set aside as
+    likely typos unless nothing of the payer's is named."""
+    evidence = _Evidence(payment, payer)
+    texts = [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
+    by_kind: dict[str, dict[str, str]] = {"exact": {}, "po": {}, "sequence": {}}
+    foreign: dict[str, str] = {}
+    for found in references.extract(texts):
+        hits = _ids(book.by_key.get(found.key))
+        if payer.known:
+            own = tuple(i for i in hits if book.invoices[i].customer_id in payer.customers)
+            if not own:
+                if found.kind == "exact":
+                    for invoice_id in hits:
+                        foreign.setdefault(invoice_id, found.text)
+                continue
+            hits = own
+        elif found.kind == "sequence":
+            continue  # a bare sequence number means something only among the payer's invoices
+        if len({book.invoices[i].customer_id for i in hits}) > 1:
+            evidence.ambiguous.append(found.text)
+        for invoice_id in hits:
+            by_kind[found.kind].setdefault(invoice_id, found.text)
+    for kind in ("exact", "po", "sequence"):
+        if by_kind[kind]:
+            evidence.named, evidence.ref_kind = by_kind[kind], kind
+            break
+    if evidence.ambiguous or (evidence.named and not foreign):
+        return evidence
+    resolved = {book.comparable_number(i) for i in evidence.named}
+    typos = _typos(texts, payment, payer, book, resolved)
+    if typos:
+        if not evidence.named:
+            evidence.ref_kind = "one_edit"
+        evidence.named = {**typos, **evidence.named}
+        if evidence.ref_kind != "one_edit":
+            evidence.ref_kind = "exact_and_one_edit"
+    elif not evidence.named and foreign:
+        evidence.named, evidence.ref_kind, evidence.other_customer = foreign, "exact", True
+        if len({book.invoices[i].customer_id for i in foreign}) > 1:
+            evidence.ambiguous.extend(sorted(set(foreign.values())))
+    return evidence
+
+
+def _typos(
+    texts: Sequence[str],
+    payment: Payment,
+    payer: PayerMatch,
+    book: Book,
+    resolved: Collection[str] = (),
+) -> dict[str, str]:
+    """Invoices one edit away from a number-like token that named nothing: among the payer's
+    open invoices, or with the payer unknown, among open invoices whose amount equals the
+    payment's. Of several, the one whose open amount equals the payment is kept if unique."""
+    tokens = [
+        token
+        for token in references.candidate_typos(texts)
+        if token not in resolved and references.shape(token) in book.shapes
+    ]
+    if not tokens:
+        return {}
+    if payer.known:
+        keys = {key for token in tokens for key in references.deletions(token)}
+        pool = sorted(
+            {
+                invoice_id
+                for cid in payer.customers
+                for table in (book.one_edit_keys(cid),)
+                for key in keys
+                for invoice_id in table.get(key, ())
+            }
+        )
+    else:
+        pool = [
+            i
+            for i in _ids(book.by_amount.get(payment.amount.minor))
+            if book.open_minor[i] == payment.amount.minor
+        ]
     found: dict[str, str] = {}
-    for text in texts:
-        for invoice_id in book.by_reference.get(reference_key(text), ()):
-            found.setdefault(invoice_id, text)
-    return list(found.items())
+    for invoice_id in pool:
+        if book.open_minor[invoice_id] <= 0:
+            continue
+        number = book.comparable_number(invoice_id)
+        for token in tokens:
+            if references.one_edit(token, number):
+                found.setdefault(invoice_id, token)
+    if len(found) > 1:
+        exact = {i: t for i, t in found.items() if book.open_minor[i] == payment.amount.minor}
+        if len(exact) == 1:
+            return exact
+    return found
 
 
-def _payer(payment: Payment, book: _OpenBook) -> tuple[str | None, Reason | None]:
-    """The customer the payer is known to be, by bank account or exact name or alias."""
-    if payment.payer_account:
-        customer_id = book.customers_by_account.get(reference_key(payment.payer_account))
-        if customer_id:
-            return customer_id, Reason("payer_account_known", f"payer account is {customer_id}'s")
-    if payment.payer_name:
-        candidates = book.customers_by_name.get(_name_key(payment.payer_name), set())
-        if len(candidates) == 1:
-            (customer_id,) = candidates
-            return customer_id, Reason("payer_name_known", f"payer name is {customer_id}'s")
-    return None, None
-
-
-def _suggestions(
-    payment: Payment, book: _OpenBook, referenced: Sequence[str], payer: str | None
-) -> tuple[Suggestion, ...]:
-    """Rank invoices a clerk may want: those the remittance names, then same-amount
-    invoices of the known payer, then same-amount invoices of anyone."""
+def _suggestions(payment: Payment, book: Book, evidence: _Evidence) -> tuple[Suggestion, ...]:
+    """Rank invoices a clerk may want: those the remittance names, then invoices of the
+    payer with the payment's amount, then anyone's invoices with that amount."""
     scored: dict[str, Suggestion] = {}
-    for invoice_id in referenced:
+    for invoice_id, text in evidence.named.items():
         invoice = book.invoices[invoice_id]
         scored[invoice_id] = Suggestion(
             invoice_id,
             0.9,
-            (Reason("invoice_ref_found", f"invoice number {invoice.number} found in remittance"),),
+            (Reason("invoice_ref_found", f"invoice number {invoice.number} found as {text!r}"),),
         )
-    for invoice_id in book.by_amount.get(payment.amount, ()):
+    paid = payment.amount
+    for invoice_id in sorted(_ids(book.by_amount.get(paid.minor))):
         invoice = book.invoices[invoice_id]
-        # Still open for exactly this amount (an earlier payment may have consumed it).
-        if invoice_id not in scored and book.open_minor[invoice_id] == payment.amount.minor:
-            same_payer = payer is not None and invoice.customer_id == payer
-            reasons = [Reason("amount_equals_open", f"open amount equals {payment.amount}")]
-            if same_payer:
-                reasons.append(Reason("payer_known", f"invoice belongs to payer {payer}"))
-            scored[invoice_id] = Suggestion(invoice_id, 0.6 if same_payer else 0.3, tuple(reasons))
+        if invoice_id in scored or invoice.currency != paid.currency:
+            continue
+        if book.open_minor[invoice_id] != paid.minor:
+            continue  # an earlier payment of this run consumed it
+        reasons = [Reason("amount_equals_open", f"open amount equals {paid}")]
+        same_payer = invoice.customer_id in evidence.payer.customers
+        if same_payer:
+            reasons.append(Reason("payer_known", f"invoice belongs to payer {invoice.customer_id}"))
+        scored[invoice_id] = Suggestion(invoice_id, 0.6 if same_payer else 0.3, tuple(reasons))
     ranked = sorted(
         scored.values(),
         key=lambda s: (-s.score, book.invoices[s.invoice_id].due_date or _FAR, s.invoice_id),
@@ -132,118 +288,396 @@ def _suggestions(
 
 def _exception(
     payment: Payment,
+    book: Book,
+    evidence: _Evidence,
     reason: ExceptionReason,
-    amount: Money,
-    suggestions: tuple[Suggestion, ...],
-    reasons: tuple[Reason, ...],
-) -> ExceptionItem:
-    return ExceptionItem(payment.payment_id, reason, amount, suggestions, reasons)
-
-
-def decide(payment: Payment, book: _OpenBook) -> Decision:
-    """Decide one payment against the open book, consuming what it applies."""
-    payer, payer_reason = _payer(payment, book)
-    payer_reasons = (payer_reason,) if payer_reason else ()
-    referenced_pairs = _referenced_invoices(payment, book)
-    referenced = [invoice_id for invoice_id, _ in referenced_pairs]
-    same_currency = [
-        invoice_id
-        for invoice_id in referenced
-        if book.invoices[invoice_id].currency == payment.amount.currency
-    ]
-    still_open = [invoice_id for invoice_id in same_currency if book.open_minor[invoice_id] > 0]
-
-    def to_exception(reason: ExceptionReason, why: tuple[Reason, ...]) -> Decision:
-        suggestions = _suggestions(payment, book, still_open, payer)
-        item = _exception(payment, reason, payment.amount, suggestions, payer_reasons + why)
-        return Decision(
-            payment.payment_id,
-            Outcome.EXCEPTION,
-            0.0,
-            ENGINE_VERSION,
-            exception=item,
-            reasons=payer_reasons + why,
+    why: tuple[Reason, ...],
+    proposal: Fit | None = None,
+) -> Decision:
+    reasons = (*evidence.payer_reasons, *why)
+    suggestions = _suggestions(payment, book, evidence)
+    if proposal is not None:
+        # The proposal the budget held back goes first, with everything that supports it.
+        first = tuple(
+            Suggestion(a.invoice_id, 0.95, (*why, *proposal.reasons)) for a in proposal.applications
         )
-
-    ambiguous = sorted(
-        {text for _, text in referenced_pairs if len(book.by_reference[reference_key(text)]) > 1}
-    )
-    if ambiguous:
-        # The same number on invoices of several customers: never pick one.
-        return to_exception(
-            ExceptionReason.AMBIGUOUS,
-            (Reason("ambiguous_ref", f"{', '.join(ambiguous)} names several open invoices"),),
-        )
-    if not referenced:
-        return to_exception(
-            ExceptionReason.UNKNOWN_PAYER if payer is None else ExceptionReason.NO_CANDIDATE,
-            (Reason("no_invoice_ref", "no open invoice number found in remittance"),),
-        )
-    if not same_currency:
-        return to_exception(
-            ExceptionReason.CURRENCY_MISMATCH,
-            (Reason("currency_differs", f"named invoices are not in {payment.amount.currency}"),),
-        )
-    if not still_open:
-        return to_exception(
-            ExceptionReason.DUPLICATE,
-            (Reason("already_applied", "named invoices were already paid by earlier payments"),),
-        )
-
-    found = tuple(
-        Reason("invoice_ref_found", f"invoice number {book.invoices[i].number} found in remittance")
-        for i in still_open
-    )
-    total_open = sum(book.open_minor[invoice_id] for invoice_id in still_open)
-    paid = payment.amount.minor
-    if paid < total_open:
-        return to_exception(
-            ExceptionReason.AMOUNT_MISMATCH,
-            (
-                *found,
-                Reason(
-                    "amount_below_open",
-                    f"amount {payment.amount} is less than the open amount "
-                    f"{Money(total_open, payment.amount.currency)}",
-                ),
-            ),
-        )
-    applications = []
-    for invoice_id in still_open:
-        amount = Money(book.open_minor[invoice_id], payment.amount.currency)
-        book.open_minor[invoice_id] = 0
-        applications.append(Application(invoice_id, amount))
-    what = "open amount" if len(still_open) == 1 else "sum of open amounts"
-    if paid == total_open:
-        reasons = (*payer_reasons, *found, Reason("amount_equals_open", f"amount equals {what}"))
-        return Decision(
-            payment.payment_id,
-            Outcome.APPLIED,
-            1.0,
-            ENGINE_VERSION,
-            applications=tuple(applications),
-            reasons=reasons,
-        )
-    remainder = Money(paid - total_open, payment.amount.currency)
-    over = Reason("amount_above_open", f"amount exceeds {what} by {remainder}")
-    reasons = (*payer_reasons, *found, over)
-    item = _exception(payment, ExceptionReason.OVERPAYMENT, remainder, (), reasons)
+        held = {s.invoice_id for s in first}
+        suggestions = (*first, *(s for s in suggestions if s.invoice_id not in held))[
+            :MAX_SUGGESTIONS
+        ]
+    item = ExceptionItem(payment.payment_id, reason, payment.amount, suggestions, reasons)
     return Decision(
         payment.payment_id,
-        Outcome.PARTIALLY_APPLIED,
-        0.9,
+        Outcome.EXCEPTION,
+        0.0,
         ENGINE_VERSION,
-        applications=tuple(applications),
         exception=item,
         reasons=reasons,
     )
 
 
-def match_payments(
-    payments: Sequence[Payment], invoices: Sequence[Invoice], customers: Sequence[Customer]
-) -> list[Decision]:
-    """One decision per payment, in the order of `payments`."""
-    book = _index(invoices, customers)
+def _ref_reasons(book: Book, evidence: _Evidence, invoice_ids: Iterable[str]) -> tuple[Reason, ...]:
+    kind = evidence.ref_kind
+    reasons = []
+    for invoice_id in invoice_ids:
+        text = evidence.named.get(invoice_id)
+        if text is None:
+            continue
+        number = book.invoices[invoice_id].number
+        if kind == "exact":
+            reasons.append(
+                Reason("invoice_ref_found", f"invoice number {number} found in remittance")
+            )
+        elif kind == "one_edit":
+            reasons.append(
+                Reason(
+                    "invoice_ref_one_edit",
+                    f"invoice number {number} found as {text!r}, edit distance 1",
+                )
+            )
+        elif kind == "po":
+            reasons.append(Reason("po_number_found", f"PO number of {number} found as {text!r}"))
+        else:
+            reasons.append(Reason("sequence_found", f"sequence of {number} found as {text!r}"))
+    if evidence.other_customer:
+        reasons.append(
+            Reason(
+                "ref_other_customer",
+                "named invoices belong to another customer than the identified payer",
+            )
+        )
+    return tuple(reasons)
+
+
+def _apply(
+    payment: Payment, book: Book, evidence: _Evidence, fit: Fit, signals: tuple[str, ...]
+) -> Decision:
+    """Apply `fit` when its evidence path is within the error budget, else propose it."""
+    policy = book.policy
+    error = policy.path_error(signals)
+    why = (*_ref_reasons(book, evidence, (a.invoice_id for a in fit.applications)), *fit.reasons)
+    if error > policy.error_budget:
+        over = Reason(
+            "over_error_budget",
+            f"evidence path {'+'.join(signals)} has estimated error {error:.2%}, budget "
+            f"{policy.error_budget:.2%}",
+        )
+        return _exception(payment, book, evidence, ExceptionReason.LOW_CONFIDENCE, (over,), fit)
+    for application in fit.applications:
+        invoice_id = application.invoice_id
+        consumed = (
+            application.amount.minor
+            if fit.kind in ("partial", "short_pay")
+            else book.open_minor[invoice_id]
+        )
+        book.open_minor[invoice_id] -= consumed
+    reasons = (*evidence.payer_reasons, *why)
+    confidence = round(1.0 - error, 6)
+    if fit.remainder == 0:
+        return Decision(
+            payment.payment_id,
+            Outcome.APPLIED,
+            confidence,
+            ENGINE_VERSION,
+            applications=fit.applications,
+            reasons=reasons,
+        )
+    remainder = Money(fit.remainder, payment.amount.currency)
+    item = ExceptionItem(payment.payment_id, ExceptionReason.OVERPAYMENT, remainder, (), reasons)
+    return Decision(
+        payment.payment_id,
+        Outcome.PARTIALLY_APPLIED,
+        confidence,
+        ENGINE_VERSION,
+        applications=fit.applications,
+        exception=item,
+        reasons=reasons,
+    )
+
+
+def _signals(
+    evidence: _Evidence, amount_kind: str, *, typo_checked: bool = False
+) -> tuple[str, ...]:
+    """The evidence path of a reading: payer, reference and amount signals."""
+    # A payer whose own invoice the remittance names is corroborated by it: its weaker
+    # evidence (a fuzzy name) then no longer carries the decision.
+    corroborated = evidence.payer.known and not evidence.other_customer
+    named = evidence.ref_kind != "none"
+    payer = "corroborated" if corroborated and named else evidence.payer.evidence
+    signals = [f"payer:{payer}", f"ref:{evidence.ref_kind}", f"amount:{amount_kind}"]
+    if evidence.other_customer:
+        signals.append("ref:other_customer")
+    if amount_kind in NEEDS_PAYER and not corroborated:
+        # Unknown payer: safe only when no same-amount invoice is one edit from the number.
+        unknown_checked = typo_checked and not evidence.payer.known
+        signals.append("amount:no_typo_alternative" if unknown_checked else "amount:uncorroborated")
+    return tuple(signals)
+
+
+def decide(payment: Payment, book: Book) -> Decision:
+    """Decide one payment against the book, consuming what it applies."""
+    payer = book.payers.identify(payment.payer_name, payment.payer_account)
+    evidence = _named_invoices(payment, payer, book)
+    if evidence.ambiguous:
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.AMBIGUOUS,
+            (
+                Reason(
+                    "ambiguous_ref",
+                    f"{', '.join(sorted(set(evidence.ambiguous)))} names invoices of "
+                    "several customers",
+                ),
+            ),
+        )
+    if evidence.named:
+        return _decide_named(payment, book, evidence)
+    return _decide_by_amount(payment, book, evidence)
+
+
+def _decide_named(payment: Payment, book: Book, evidence: _Evidence) -> Decision:
+    """The remittance names invoices: read the amount against them."""
+    named = sorted(evidence.named, key=lambda i: (book.invoices[i].due_date or _FAR, i))
+    still_open = [i for i in named if book.open_minor[i] > 0]
+    paid = payment.amount
+    if not still_open:
+        paid_before = [i for i in named if book.invoices[i].status != "open"]
+        what = "were paid before" if paid_before else "were already paid by earlier payments"
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.DUPLICATE,
+            (
+                *_ref_reasons(book, evidence, named),
+                Reason("already_applied", f"named invoices {what}"),
+            ),
+        )
+    items = book.open_items(still_open)
+    convertible = all(
+        item.invoice.currency == paid.currency or item.invoice.currency in book.fx_rates
+        for item in items
+    )
+    if not convertible or (
+        len(items) > 1 and any(i.invoice.currency != paid.currency for i in items)
+    ):
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.CURRENCY_MISMATCH,
+            (
+                Reason(
+                    "currency_differs",
+                    f"named invoices are not in {paid.currency} and no rate applies",
+                ),
+            ),
+        )
+    code = deduction_code(payment.remittance)
+    fit = fit_listed(items, paid, payment.value_date, book.policy, code, book.fx_rates)
+    if fit is not None and fit.kind == "overpayment" and len(items) > 1:
+        # A list that leaves a remainder was cut short or holds a mistyped number: only a
+        # unique completion from the payer's other invoices is applied on its own.
+        completed = (
+            _with_unlisted(payment, book, evidence, items, fit) if evidence.payer.known else None
+        )
+        fit = completed or Fit("list_remainder", fit.applications, fit.remainder, fit.reasons)
+    if fit is None:
+        total = Money(sum(item.open_minor for item in items), items[0].invoice.currency)
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.AMOUNT_MISMATCH,
+            (
+                *_ref_reasons(book, evidence, still_open),
+                Reason("amount_below_open", f"amount {paid} is less than the open amount {total}"),
+            ),
+        )
+    if fit.kind in NEEDS_PAYER and _typo_alternative(payment, book, evidence):
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.AMBIGUOUS,
+            (
+                Reason(
+                    "typo_alternative",
+                    "another invoice, one edit away from the named number, has exactly this "
+                    "amount: the named number may be mistyped",
+                ),
+            ),
+            fit,
+        )
+    return _apply(payment, book, evidence, fit, _signals(evidence, fit.kind, typo_checked=True))
+
+
+def _with_unlisted(
+    payment: Payment, book: Book, evidence: _Evidence, listed: list[Open], fit: Fit
+) -> Fit | None:
+    """A list cut short (ACH addenda stop at 80 characters): the rest of the amount may be
+    exactly one set of the payer's other open invoices."""
+    listed_ids = {item.invoice.invoice_id for item in listed}
+    others = [
+        item
+        for item in _payer_open(book, evidence.payer, payment.amount.currency)
+        if item.invoice.invoice_id not in listed_ids
+    ]
+    policy = book.policy
+    currency = payment.amount.currency
+    solutions, exhaustive = subset_sum(
+        others, fit.remainder, policy.subset_sum_max_invoices, policy.subset_sum_max_candidates
+    )
+    single = [item for item in others if item.open_minor == fit.remainder]
+    if exhaustive and not solutions and len(single) == 1:
+        solutions = [(single[0],)]
+    kind, what = "listed_plus_unlisted", "the only such set"
+    if not exhaustive or len(solutions) != 1 or (single and solutions[0] != (single[0],)):
+        # Not provably unique: a list is usually cut at the end of a run of invoices
+        # adjacent by due date, so one such run (of any length up to a long list) may do.
+        solutions = due_date_runs(others, fit.remainder, MAX_LISTED, min_invoices=1)
+        kind, what = "listed_plus_run", "the only run of them adjacent by due date"
+    if len(solutions) != 1:
+        return None
+    extra = solutions[0]
+    numbers = ", ".join(item.invoice.number for item in extra)
+    return Fit(
+        kind,
+        (*fit.applications, *in_full(extra, currency)),
+        0,
+        (
+            Reason(
+                "unlisted_invoices",
+                f"the listed invoices leave {Money(fit.remainder, currency)}, exactly the open "
+                f"amount of {numbers} ({what})",
+            ),
+        ),
+    )
+
+
+def _typo_alternative(payment: Payment, book: Book, evidence: _Evidence) -> bool:
+    """An invoice one edit away from a named number whose open amount the payment equals
+    (among the payer's invoices, or anyone's when the payer is unknown): then the named
+    invoice may be a typo that landed on a real one."""
+    texts = [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
+    neighbours = _typos(texts, payment, evidence.payer, book)
+    return any(
+        book.open_minor[i] == payment.amount.minor and i not in evidence.named for i in neighbours
+    )
+
+
+def _payer_open(book: Book, payer: PayerMatch, currency: str) -> list[Open]:
+    return [
+        Open(book.invoices[i], book.open_minor[i])
+        for cid in sorted(payer.customers)
+        for i in book.by_customer.get(cid, ())
+        if book.open_minor[i] > 0 and book.invoices[i].currency == currency
+    ]
+
+
+def _decide_by_amount(payment: Payment, book: Book, evidence: _Evidence) -> Decision:
+    """Nothing named: the amount alone, among the identified payer's open invoices."""
+    paid = payment.amount
+    no_ref = Reason("no_invoice_ref", "no invoice number found in remittance")
+    if not evidence.payer.known:
+        return _exception(payment, book, evidence, ExceptionReason.UNKNOWN_PAYER, (no_ref,))
+    candidates = _payer_open(book, evidence.payer, paid.currency)
+    singles = [item for item in candidates if item.open_minor == paid.minor]
+    policy = book.policy
+    if len(singles) > 1:
+        if policy.tie_policy is TiePolicy.OLDEST:
+            oldest = singles[0]  # candidates are in due-date order
+            return _apply(
+                payment,
+                book,
+                evidence,
+                _exact_fit(oldest, paid, "oldest_of_equal", len(singles)),
+                _signals(evidence, "oldest_of_equal"),
+            )
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.AMBIGUOUS,
+            (
+                no_ref,
+                Reason("equal_amounts", f"{len(singles)} open invoices of the payer equal {paid}"),
+            ),
+        )
+    if len(singles) == 1:
+        return _apply(
+            payment,
+            book,
+            evidence,
+            _exact_fit(singles[0], paid, "unique_amount", 1),
+            _signals(evidence, "unique_amount"),
+        )
+    discounted = [
+        item for item in candidates if discount_fits(item, paid.minor, payment.value_date, policy)
+    ]
+    if len(discounted) == 1:
+        fit = fit_listed(discounted, paid, payment.value_date, policy, None, book.fx_rates)
+        if fit is not None and fit.kind == "discount":
+            return _apply(payment, book, evidence, fit, _signals(evidence, "discount"))
+    solutions, exhaustive = subset_sum(
+        candidates, paid.minor, policy.subset_sum_max_invoices, policy.subset_sum_max_candidates
+    )
+    if len(solutions) == 1:
+        chosen = solutions[0]
+        numbers = ", ".join(item.invoice.number for item in chosen)
+        what = (
+            "the only such set of the payer's open invoices"
+            if exhaustive
+            else "the only run of the payer's invoices adjacent by due date to do so"
+        )
+        fit = Fit(
+            "subset_sum" if exhaustive else "due_date_run",
+            in_full(chosen, paid.currency),
+            0,
+            (Reason("unique_subset", f"amount equals the sum of {numbers}, {what}"),),
+        )
+        return _apply(payment, book, evidence, fit, _signals(evidence, fit.kind))
+    why = (
+        "several sets of the payer's open invoices sum to it"
+        if solutions
+        else "no open invoice or set of them fits"
+    )
+    return _exception(
+        payment,
+        book,
+        evidence,
+        ExceptionReason.AMBIGUOUS if solutions else ExceptionReason.NO_CANDIDATE,
+        (no_ref, Reason("amount_unmatched", f"amount {paid}: {why}")),
+    )
+
+
+def _exact_fit(item: Open, paid: Money, kind: str, among: int) -> Fit:
+    text = (
+        f"amount equals the open amount of {item.invoice.number}, the payer's only such invoice"
+        if among == 1
+        else f"amount equals {among} open invoices of the payer; the oldest is taken (tie policy)"
+    )
+    return Fit(kind, in_full((item,), paid.currency), 0, (Reason("amount_equals_open", text),))
+
+
+def decide_payments(payments: Sequence[Payment], book: Book) -> list[Decision]:
+    """One decision per payment, in the order of `payments` (decided by value date, id)."""
     ordered = sorted(payments, key=lambda p: (p.value_date or _FAR, p.payment_id))
     decisions = {payment.payment_id: decide(payment, book) for payment in ordered}
     return [decisions[payment.payment_id] for payment in payments]
+
+
+def match_payments(
+    payments: Sequence[Payment],
+    invoices: Sequence[Invoice],
+    customers: Sequence[Customer],
+    policy: MatchPolicy | None = None,
+    history: History | None = None,
+    *,
+    fx_rates: Mapping[str, Decimal] | None = None,
+) -> list[Decision]:
+    """One decision per payment, in the order of `payments`."""
+    book = build_book(invoices, customers, policy, history, fx_rates=fx_rates)
+    return decide_payments(payments, book)

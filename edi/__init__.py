@@ -1,4 +1,16 @@
 """EDI: X12 810 / EDIFACT INVOIC build, pre-delivery validation, acknowledgments.
 
-Pure (DESIGN.md): imports only `mappings`. Built out by the EDI issue.
+Pure (DESIGN.md): imports only `mappings`. Entry points:
+
+    edi.validate.validate(data, profile)  every finding of one file, X12 or EDIFACT
+    edi.build_x12.render_810(doc, env)    a canonical invoice as an 810 interchange
+    edi.parse_x12_810.parse_810(data)     810 sets back to canonical invoices
+
+Layers, bottom up: `segments` (tokenizing both syntaxes), `x12` / `edifact`
+(readers: delimiters and byte-level findings), `x12_envelope` / `edifact_envelope`
+(envelopes and counts), `structure` (segment tables: order, loops, max use),
+`elements` (types, lengths, codes, relational conditions), `x12_810` (the 810
+dictionary), `x12_invoice` / `edifact_invoic` (elements and business arithmetic),
+`findings` (the finding record and its acknowledgment codes), `profile` (the
+trading-partner seam).
 """

@@ -107,6 +107,7 @@ class ExceptionReason(StrEnum):
     UNKNOWN_PAYER = "unknown_payer"
     DUPLICATE = "duplicate"
     CURRENCY_MISMATCH = "currency_mismatch"
+    LOW_CONFIDENCE = "low_confidence"  # a proposal whose evidence path is over the error budget
 
 
 @dataclass(frozen=True, slots=True)

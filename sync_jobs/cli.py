@@ -44,12 +44,13 @@ from connectors.files import (
 from mappings.records import ApplicationWrite, ExceptionWrite, idempotency_key
 from sync_jobs import trace as tracing
 from sync_jobs.config import ConfigError, LoadedConfig, load_config
+from sync_jobs.edi_cli import edi_app
 from sync_jobs.ledger import open_ledger, runs
 from sync_jobs.ledger.audit import verify_chain
 from sync_jobs.ledger.locks import JobLockedError
 from sync_jobs.ledger.schema import exception_items, payments
 from sync_jobs.notify import Failure, notify_failure
-from sync_jobs.runner import JobFailedError, RunResult, preview_job, run_job
+from sync_jobs.runner import JobFailedError, RunResult, preview_job, run_job, run_step_here
 from sync_jobs.schedule import run_scheduler
 from sync_jobs.store import exception_from_row
 from sync_jobs.summary import RunSummary
@@ -62,6 +63,7 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(edi_app, name="edi")
 
 
 def _console(*, stderr: bool) -> Console:
@@ -217,9 +219,20 @@ def run(
 def _run_and_notify(
     engine: sa.Engine, loaded: LoadedConfig, job: str, progress: _Reporter
 ) -> RunResult | None:
-    """Run a job; on failure say why on stderr, notify, and return None."""
+    """Run a job; on failure say why on stderr, notify, and return None.
+
+    With `[workers]` in the config, the steps' work is done by `arlink worker` processes.
+    """
+    run_step = run_step_here
+    if loaded.config.workers is not None:
+        # Imported here: Celery is needed only where [workers] is configured.
+        from sync_jobs.workers import dispatcher
+
+        run_step = dispatcher(loaded)
     try:
-        return run_job(engine, loaded, job, report=progress.line, on_step=progress.step)
+        return run_job(
+            engine, loaded, job, report=progress.line, on_step=progress.step, run_step=run_step
+        )
     except (JobFailedError, JobLockedError) as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True)
         run_id = exc.run_id if isinstance(exc, JobFailedError) else None
@@ -229,6 +242,26 @@ def _run_and_notify(
             warn=lambda text: err.print(f"warning: {text}"),
         )
         return None
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="tasks this worker runs at once (processes)")
+    ] = 1,
+) -> None:
+    """Start a Celery worker for the `[workers]` broker; `arlink run` then sends it work.
+
+    Every worker reads the same config file and shares the PostgreSQL ledger and
+    `var_dir`. Stops cleanly on SIGTERM (the task in hand is finished first).
+    """
+    loaded = _config()
+    if loaded.config.workers is None:
+        raise _fail(f"{loaded.file}: no [workers] section (broker_url) to take work from", 2)
+    from sync_jobs.workers import start_worker  # Celery is needed only here
+
+    _engine(loaded).dispose()  # migrate the ledger (or fail on it) before taking work
+    start_worker(loaded, concurrency=concurrency)
 
 
 @app.command()
@@ -329,7 +362,9 @@ def match(
         summary.files_read += 1
     if not summary.files_read:
         raise _fail("no bank file could be processed")
-    decisions = match_payments(found, open_invoices, known_customers)
+    # The [matching] policy of the config file when there is one; defaults otherwise.
+    policy = _config().config.matching.policy() if _state["config"].exists() else None
+    decisions = match_payments(found, open_invoices, known_customers, policy)
     by_id = {payment.payment_id: payment for payment in found}
     app_rows, exc_rows = [], []
     for decision in decisions:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -24,8 +26,11 @@ from pydantic import (
     PlainValidator,
     ValidationError,
     ValidationInfo,
+    model_validator,
 )
 
+from cash_application.policy import MatchPolicy, TiePolicy
+from mappings.odoo import OdooMapping, OdooMappingError
 from sync_jobs.secrets import Secret, SecretSourceError, read_secret
 
 STEP_NAMES = ("pull", "fetch", "parse", "match", "write-back")
@@ -105,9 +110,97 @@ class FolderSourceConfig(_Strict):
     processed: ConfigPath | None = None
 
 
-BooksConfig = Annotated[FilesBooksConfig, Field(discriminator="kind")]
-SourceConfig = Annotated[FolderSourceConfig, Field(discriminator="kind")]
-_KINDS = {"files", "folder"}
+class SftpSourceConfig(_Strict):
+    """Bank files picked up from an SFTP inbox (README, "The `sftp` bank source").
+
+    The server is trusted only through `known_hosts`; folders are paths on the server;
+    processed and quarantined files default to `processed` and `quarantine` in the inbox.
+    """
+
+    kind: Literal["sftp"]
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    known_hosts: ConfigPath
+    private_key: SecretValue | None = None
+    password: SecretValue | None = None
+    inbox: str
+    pattern: str = "*"
+    processed: str | None = None
+    quarantine: str | None = None
+    connect_timeout: float = Field(default=15.0, gt=0)
+    banner_timeout: float = Field(default=15.0, gt=0)
+    auth_timeout: float = Field(default=30.0, gt=0)
+    channel_timeout: float = Field(default=60.0, gt=0)
+    retry_attempts: int = Field(default=4, ge=1, le=20)
+    retry_wait: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _has_credentials(self) -> SftpSourceConfig:
+        if self.private_key is None and self.password is None:
+            raise ValueError("give `private_key` or `password` (a secret: env or file)")
+        return self
+
+
+def _check_odoo_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected a base URL such as https://erp.example.com, found {value!r}")
+    if parts.username or parts.password:
+        raise ValueError("credentials do not belong in `url`: use `username` and `password`")
+    return value
+
+
+def _check_odoo_mapping(value: Path | None) -> Path | None:
+    if value is not None:
+        try:
+            OdooMapping.load(value)
+        except OdooMappingError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class OdooBooksConfig(_Strict):
+    """An Odoo 16/17/18 database over XML-RPC (README, "The `odoo` books host")."""
+
+    kind: Literal["odoo"]
+    url: Annotated[str, AfterValidator(_check_odoo_url)]
+    database: str
+    username: str
+    password: SecretValue | None = None
+    api_key: SecretValue | None = None
+    version: Literal[16, 17, 18] = 17
+    mapping: Annotated[ConfigPath | None, AfterValidator(_check_odoo_mapping)] = None
+    exceptions_target: Literal["invoice", "customer"] = "invoice"
+    exceptions_user_id: int | None = Field(default=None, ge=1)
+    exceptions_partner_id: int | None = Field(default=None, ge=1)
+    post_note: bool = False
+    payment_journal: str | None = None
+    write_off_account: str | None = None
+    discount_account: str | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    page_size: int = Field(default=500, ge=1, le=10000)
+    retry_attempts: int = Field(default=4, ge=1, le=20)
+    retry_wait: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _has_one_credential(self) -> OdooBooksConfig:
+        if (self.password is None) == (self.api_key is None):
+            raise ValueError("give exactly one of `password` or `api_key` (a secret: env or file)")
+        return self
+
+    @property
+    def credential(self) -> Secret:
+        """The password or the API key, whichever is given (Odoo takes either)."""
+        secret = self.password if self.password is not None else self.api_key
+        if secret is None:
+            raise ValueError("give exactly one of `password` or `api_key`")
+        return secret
+
+
+BooksConfig = Annotated[FilesBooksConfig | OdooBooksConfig, Field(discriminator="kind")]
+SourceConfig = Annotated[FolderSourceConfig | SftpSourceConfig, Field(discriminator="kind")]
+_KINDS = {"files", "odoo", "folder", "sftp"}
 
 
 class JobConfig(_Strict):
@@ -127,6 +220,66 @@ class NotifyConfig(_Strict):
     webhook_url: SecretValue | None = None
 
 
+def _decimal_string(value: Any) -> Decimal:
+    # Money and rates are Decimal strings: a TOML float is already rounded in binary.
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f'expected a decimal string such as "50.00", found {value!r}')
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f'expected a decimal string such as "50.00", found {value!r}') from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"expected a finite amount of zero or more, found {value!r}")
+    return number
+
+
+DecimalString = Annotated[Decimal, PlainValidator(_decimal_string)]
+
+
+class MatchingConfig(_Strict):
+    """How far cash application may go on its own (`cash_application.policy`)."""
+
+    write_off_limit: DecimalString = Decimal("50.00")
+    fx_tolerance: DecimalString = Decimal("0.01")
+    take_discount: bool = True
+    discount_grace_days: int = Field(default=0, ge=0)
+    apply_short_pay: bool = True
+    tie_policy: Literal["review", "oldest"] = "review"
+    error_budget: float = Field(default=0.0005, ge=0, le=1)
+
+    def policy(self) -> MatchPolicy:
+        """The matcher's policy for these settings."""
+        return MatchPolicy(
+            write_off_limit=self.write_off_limit,
+            fx_tolerance=self.fx_tolerance,
+            take_discount=self.take_discount,
+            discount_grace_days=self.discount_grace_days,
+            apply_short_pay=self.apply_short_pay,
+            tie_policy=TiePolicy(self.tie_policy),
+            error_budget=self.error_budget,
+        )
+
+
+def _check_broker_url(value: str) -> str:
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("redis", "rediss") or not rest:
+        raise ValueError(f"expected a Redis URL like `redis://127.0.0.1:6379/0`, found {value!r}")
+    if ":" in rest.split("@", 1)[0] and "@" in rest:
+        raise ValueError('the URL carries a password: give it as `password = { env = "VAR" }`')
+    return value
+
+
+class WorkersConfig(_Strict):
+    """Scale-out on Celery (`arlink worker`): the Redis broker, which also holds results."""
+
+    broker_url: Annotated[str, AfterValidator(_check_broker_url)]
+    password: SecretValue | None = None
+    # How long `arlink run` waits for the workers to finish one step.
+    step_timeout_seconds: float = Field(default=3600, gt=0)
+
+
 class Config(_Strict):
     """The whole `config.toml`."""
 
@@ -136,6 +289,8 @@ class Config(_Strict):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
     notify: NotifyConfig = NotifyConfig()
+    matching: MatchingConfig = MatchingConfig()
+    workers: WorkersConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +367,26 @@ def _cross_references(raw: dict[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def _workers_ledger(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """Several workers need a ledger that locks rows across processes and hosts: PostgreSQL.
+    A SQLite file (the default) serialises one machine's writers only."""
+    if not isinstance(raw.get("workers"), dict):
+        return []
+    ledger = raw.get("ledger") if isinstance(raw.get("ledger"), dict) else {}
+    url = ledger.get("url")
+    backend = url.split(":", 1)[0].split("+", 1)[0] if isinstance(url, str) else "sqlite"
+    if backend == "postgresql":
+        return []
+    found = f"`{backend}`" if isinstance(url, str) else "none (the default SQLite file)"
+    return [
+        ConfigProblem(
+            "workers",
+            'Celery workers need a PostgreSQL ledger (`ledger.url = "postgresql+psycopg://..."`);'
+            f" SQLite is for one process only; found ledger backend {found}",
+        )
+    ]
+
+
 def parse_config(text: str, *, file: Path) -> LoadedConfig:
     """Validate config text; raise `ConfigError` listing every problem at once."""
     try:
@@ -225,6 +400,7 @@ def parse_config(text: str, *, file: Path) -> LoadedConfig:
     except ValidationError as exc:
         problems.extend(_describe(error) for error in exc.errors(include_url=False))
     problems.extend(_cross_references(raw))
+    problems.extend(_workers_ledger(raw))
     if problems or config is None:
         raise ConfigError(file, problems)
     return LoadedConfig(config, file, hashlib.sha256(text.encode()).hexdigest())

@@ -26,7 +26,7 @@ from sync_jobs.config import LoadedConfig
 from sync_jobs.ledger import runs
 from sync_jobs.ledger.locks import acquire_job_lock, release_job_lock
 from sync_jobs.ledger.schema import bank_files, decisions
-from sync_jobs.steps import STEPS, JobContext
+from sync_jobs.steps import STEPS, Counts, JobContext
 from sync_jobs.summary import RunSummary
 from sync_jobs.wiring import build_books, build_source
 
@@ -45,6 +45,15 @@ class JobFailedError(Exception):
         super().__init__(f"job step `{step}` failed (run {run_id}): {cause}")
 
 
+# Does one step of a run and returns its counts for the run summary.
+StepRunner = Callable[[JobContext, str], Counts]
+
+
+def run_step_here(ctx: JobContext, step: str) -> Counts:
+    """The embedded default: do the step in this process."""
+    return STEPS[step](ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     run_id: str
@@ -52,7 +61,7 @@ class RunResult:
     summary: RunSummary
 
 
-def _context(
+def job_context(
     engine: sa.Engine,
     loaded: LoadedConfig,
     job_name: str,
@@ -60,6 +69,7 @@ def _context(
     now: Callable[[], datetime],
     report: Callable[[str], None],
 ) -> JobContext:
+    """The connectors, ledger and policy a job's steps work with, for run `run_id`."""
     config = loaded.config
     job = config.jobs[job_name]
     return JobContext(
@@ -71,6 +81,7 @@ def _context(
         var_dir=config.var_dir,
         now=now,
         report=report,
+        policy=config.matching.policy(),
     )
 
 
@@ -82,11 +93,14 @@ def run_job(
     now: Callable[[], datetime] = utc_now,
     report: Callable[[str], None] = lambda line: None,
     on_step: Callable[[str, int, int], None] = lambda step, index, total: None,
+    run_step: StepRunner = run_step_here,
 ) -> RunResult:
     """Run (or continue) a job; raise `JobFailedError` if a step could not do its work.
 
     `report` receives progress lines; `on_step(step, index, total)` is called as each
     step starts (index from 0), and once more with index == total at the end.
+    `run_step` does one step's work: in this process by default, or on Celery workers
+    (`sync_jobs.workers.dispatcher`); this run keeps the lock, the record and checkpoints.
     """
     started = time.perf_counter()
     with engine.begin() as conn:
@@ -109,7 +123,9 @@ def run_job(
     if resumed:
         report(f"continuing unfinished run {run_id}")
     try:
-        return _run_steps(engine, loaded, job_name, run_id, resumed, started, now, report, on_step)
+        return _run_steps(
+            engine, loaded, job_name, run_id, resumed, started, now, report, on_step, run_step
+        )
     finally:
         with engine.begin() as conn:
             release_job_lock(conn, job=job_name, run_id=run_id)
@@ -135,9 +151,10 @@ def _run_steps(
     now: Callable[[], datetime],
     report: Callable[[str], None],
     on_step: Callable[[str, int, int], None],
+    run_step: StepRunner,
 ) -> RunResult:
     steps = loaded.config.jobs[job_name].steps
-    ctx = _context(engine, loaded, job_name, run_id, now, report)
+    ctx = job_context(engine, loaded, job_name, run_id, now, report)
     counts: dict[str, object] = {}
     for index, step in enumerate(steps):
         on_step(step, index, len(steps))
@@ -148,7 +165,7 @@ def _run_steps(
         with engine.begin() as conn:
             runs.checkpoint(conn, run_id, step, "running", {}, now())
         try:
-            counts[step] = STEPS[step](ctx)
+            counts[step] = run_step(ctx, step)
         except Exception as exc:
             with engine.begin() as conn:
                 runs.checkpoint(conn, run_id, step, "failed", {"error": str(exc)}, now())
@@ -193,7 +210,7 @@ def preview_job(
     """`--dry-run`: what a run would do now, without writing to the ledger, the host or the
     sources. Files the ledger already holds are left out, as a real run would."""
     started = time.perf_counter()
-    ctx = _context(engine, loaded, job_name, "dry-run", utc_now, report)
+    ctx = job_context(engine, loaded, job_name, "dry-run", utc_now, report)
     summary = RunSummary()
     found = []
     for source in ctx.sources.values():
@@ -214,6 +231,6 @@ def preview_job(
         found.extend(store.undecided_payments(conn, list(ctx.sources)))
     invoices = ctx.books.pull_open_invoices(None)
     customers = ctx.books.pull_customers(None)
-    summary.add_decisions(match_payments(found, invoices, customers))
+    summary.add_decisions(match_payments(found, invoices, customers, ctx.policy))
     summary.seconds = time.perf_counter() - started
     return summary

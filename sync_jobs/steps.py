@@ -7,6 +7,7 @@ is. Steps return counts for the run summary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -20,10 +21,12 @@ from cash_application.bank_files.detect import parse_bank_file
 from cash_application.bank_files.errors import BankFileError
 from cash_application.bank_files.payments import payments_from
 from cash_application.matching import match_payments
+from cash_application.policy import MatchPolicy
 from connectors.protocols import BooksHost, FileTransport
 from mappings.records import ApplicationWrite, ExceptionWrite
 from sync_jobs import store
 from sync_jobs.ledger.audit import append_event
+from sync_jobs.ledger.locks import books_host_lock
 from sync_jobs.ledger.schema import applications, bank_files, exception_items
 
 Counts = dict[str, int | dict[str, int]]
@@ -42,6 +45,7 @@ class JobContext:
     now: Callable[[], datetime]
     report: Callable[[str], None]
     actor: str = "arlink"
+    policy: MatchPolicy | None = None  # [matching] in config.toml; None: the defaults
 
     def audit(self, conn: sa.Connection, event: str, subject: str, **payload: object) -> None:
         append_event(
@@ -146,47 +150,74 @@ def fetch(ctx: JobContext) -> Counts:
     return {"files_received": received, "files_duplicate": duplicates}
 
 
+def received_files(ctx: JobContext) -> list[str]:
+    """Digests of the job's files waiting to be parsed, in the order they were received."""
+    with ctx.engine.connect() as conn:
+        return list(
+            conn.scalars(
+                sa.select(bank_files.c.digest)
+                .where(
+                    bank_files.c.status == "received", bank_files.c.source.in_(list(ctx.sources))
+                )
+                .order_by(bank_files.c.received_at, bank_files.c.name)
+            )
+        )
+
+
 def parse(ctx: JobContext) -> Counts:
     """Parse every received file into payments; quarantine a file that does not parse."""
-    with ctx.engine.connect() as conn:
-        pending = conn.execute(
-            sa.select(bank_files.c.digest, bank_files.c.name)
-            .where(bank_files.c.status == "received", bank_files.c.source.in_(list(ctx.sources)))
-            .order_by(bank_files.c.received_at, bank_files.c.name)
-        ).all()
-    parsed = quarantined = new_payments = 0
-    for digest, name in pending:
+    counts: Counts = {"files_parsed": 0, "files_quarantined": 0, "payments": 0}
+    for digest in received_files(ctx):
+        for key, value in parse_file(ctx, digest).items():
+            counts[key] += value
+    return counts
+
+
+def parse_file(ctx: JobContext, digest: str) -> dict[str, int]:
+    """Parse one received file into payments, or quarantine it; files are independent, so
+    workers parse them in parallel (`sync_jobs.workers`).
+
+    The file's row, locked for the whole transaction, is the claim: a second worker given
+    the same file waits for the first to commit, then finds it no longer `received` (the
+    lock re-reads the row), so a file is parsed and recorded once, and when this returns
+    the file is no longer being parsed anywhere. A worker that dies mid-parse loses its
+    connection, the database drops the lock with the transaction, and the file is still
+    `received` for the next try. All counts are 0 when the file was not this call's to parse.
+    """
+    counts = {"files_parsed": 0, "files_quarantined": 0, "payments": 0}
+    with ctx.engine.begin() as conn:
+        name = conn.scalar(
+            sa.select(bank_files.c.name)
+            .where(bank_files.c.digest == digest, bank_files.c.status == "received")
+            .with_for_update()
+        )
+        if name is None:
+            return counts
         data = _inbox(ctx, digest).read_bytes()
         try:
             bank_file = parse_bank_file(data, name)
             found = payments_from(bank_file, file_digest=digest, file_name=name)
         except BankFileError as exc:
-            quarantine = ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}"
-            _write_once(quarantine, data)
-            with ctx.engine.begin() as conn:
-                conn.execute(
-                    sa.update(bank_files)
-                    .where(bank_files.c.digest == digest)
-                    .values(status="quarantined", quarantine_reason=str(exc), parsed_at=ctx.now())
-                )
-                ctx.audit(conn, "file_quarantined", digest, name=name, reason=str(exc))
-            ctx.report(f"quarantined {name}: {exc}")
-            quarantined += 1
-            continue
-        with ctx.engine.begin() as conn:
-            added = store.insert_payments(conn, found, ctx.run_id)
+            _write_once(ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}", data)
             conn.execute(
                 sa.update(bank_files)
                 .where(bank_files.c.digest == digest)
-                .values(status="parsed", format=bank_file.format, parsed_at=ctx.now())
+                .values(status="quarantined", quarantine_reason=str(exc), parsed_at=ctx.now())
             )
-            ctx.audit(
-                conn, "file_parsed", digest, name=name, format=bank_file.format, payments=added
-            )
-        ctx.report(f"parsed {name}: {len(found)} payment(s)")
-        parsed += 1
-        new_payments += added
-    return {"files_parsed": parsed, "files_quarantined": quarantined, "payments": new_payments}
+            ctx.audit(conn, "file_quarantined", digest, name=name, reason=str(exc))
+            ctx.report(f"quarantined {name}: {exc}")
+            counts["files_quarantined"] = 1
+            return counts
+        added = store.insert_payments(conn, found, ctx.run_id)
+        conn.execute(
+            sa.update(bank_files)
+            .where(bank_files.c.digest == digest)
+            .values(status="parsed", format=bank_file.format, parsed_at=ctx.now())
+        )
+        ctx.audit(conn, "file_parsed", digest, name=name, format=bank_file.format, payments=added)
+    ctx.report(f"parsed {name}: {len(found)} payment(s)")
+    counts.update(files_parsed=1, payments=added)
+    return counts
 
 
 def match(ctx: JobContext) -> Counts:
@@ -195,7 +226,7 @@ def match(ctx: JobContext) -> Counts:
         payments = store.undecided_payments(conn, list(ctx.sources))
         invoices = store.load_open_invoices(conn, ctx.books.name)
         customers = store.load_customers(conn, ctx.books.name)
-    decisions = match_payments(payments, invoices, customers)
+    decisions = match_payments(payments, invoices, customers, ctx.policy)
     outcomes: dict[str, int] = {}
     with ctx.engine.begin() as conn:
         for decision in decisions:
@@ -293,10 +324,25 @@ def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: 
     return sum(not result.already_present for result in results)
 
 
+def _per_books_host(step: Callable[[JobContext], Counts]) -> Callable[[JobContext], Counts]:
+    """Run `step` holding its books host's lock. Matching is global per host: payments
+    consume the same invoices' open amounts, so two concurrent matchers could each apply
+    the last open cent. A pull replaces those amounts, and the files host's write-back
+    rewrites its journal file. So these steps run one at a time per host, whichever job,
+    process or worker runs them."""
+
+    @functools.wraps(step)
+    def locked(ctx: JobContext) -> Counts:
+        with books_host_lock(ctx.engine, ctx.books.name):
+            return step(ctx)
+
+    return locked
+
+
 STEPS: dict[str, Callable[[JobContext], Counts]] = {
-    "pull": pull,
+    "pull": _per_books_host(pull),
     "fetch": fetch,
     "parse": parse,
-    "match": match,
-    "write-back": write_back,
+    "match": _per_books_host(match),
+    "write-back": _per_books_host(write_back),
 }

@@ -8,17 +8,75 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.errors import RetryPolicy
 from connectors.files import FilesBooks
 from connectors.folder import FolderTransport
+from connectors.odoo import OdooBooks, OdooSettings, XmlRpc
 from connectors.protocols import BooksHost, FileTransport
-from sync_jobs.config import Config
+from connectors.sftp import SftpAccount, SftpTimeouts, SftpTransport, open_sftp
+from mappings.odoo import OdooMapping
+from sync_jobs.config import Config, OdooBooksConfig, SftpSourceConfig
 from sync_jobs.ledger import default_url
+
+
+def _odoo_books(name: str, spec: OdooBooksConfig) -> OdooBooks:
+    """An Odoo books host over XML-RPC; the secret is revealed here, into settings that
+    keep it out of repr."""
+    settings = OdooSettings(
+        url=spec.url,
+        database=spec.database,
+        username=spec.username,
+        password=spec.credential.reveal(),
+        version=spec.version,
+        exceptions_target=spec.exceptions_target,
+        exceptions_user_id=spec.exceptions_user_id,
+        exceptions_partner_id=spec.exceptions_partner_id,
+        post_note=spec.post_note,
+        payment_journal=spec.payment_journal,
+        write_off_account=spec.write_off_account,
+        discount_account=spec.discount_account,
+        page_size=spec.page_size,
+        retry=RetryPolicy(attempts=spec.retry_attempts, initial_wait=spec.retry_wait),
+    )
+    rpc = XmlRpc.connect(spec.url, spec.timeout)
+    return OdooBooks(name, rpc, settings, OdooMapping.load(spec.mapping))
+
+
+def _sftp_source(name: str, spec: SftpSourceConfig) -> SftpTransport:
+    """An SFTP source; secrets are revealed here, into a record that keeps them out of repr."""
+    account = SftpAccount(
+        host=spec.host,
+        port=spec.port,
+        username=spec.username,
+        known_hosts=spec.known_hosts,
+        private_key=spec.private_key.reveal() if spec.private_key else None,
+        password=spec.password.reveal() if spec.password else None,
+    )
+    timeouts = SftpTimeouts(
+        connect=spec.connect_timeout,
+        banner=spec.banner_timeout,
+        auth=spec.auth_timeout,
+        channel=spec.channel_timeout,
+    )
+    return SftpTransport(
+        name,
+        lambda: open_sftp(account, timeouts),
+        where=account.where,
+        inbox=spec.inbox,
+        pattern=spec.pattern,
+        processed=spec.processed,
+        quarantine=spec.quarantine,
+        retry=RetryPolicy(attempts=spec.retry_attempts, initial_wait=spec.retry_wait),
+    )
+
 
 BOOKS_KINDS: dict[str, Callable[[str, Any], BooksHost]] = {
     "files": lambda name, spec: FilesBooks(name, spec.path),
+    "odoo": _odoo_books,
 }
 SOURCE_KINDS: dict[str, Callable[[str, Any], FileTransport]] = {
     "folder": lambda name, spec: FolderTransport(name, spec.path, spec.pattern, spec.processed),
+    "sftp": _sftp_source,
 }
 
 

@@ -780,7 +780,7 @@ def _read_trailer(
 _TRANSACTION_FIELDS = (
     "amount", "direction", "first_line", "last_line", "value_date", "entry_date", "type_code",
     "bank_reference", "customer_reference", "end_to_end_id", "payer_name", "payer_account",
-    "remittance", "invoice_refs", "reversal",
+    "remittance", "invoice_refs", "reversal", "booked",
 )  # fmt: skip
 _SLOTS_MATCH = tuple(f.name for f in dataclasses.fields(Transaction)) == _TRANSACTION_FIELDS and (
     tuple(f.name for f in dataclasses.fields(Money)) == ("minor", "currency")
@@ -796,7 +796,7 @@ def _slot_setter(cls: type, name: str) -> _Setter:
 def _transaction_builder() -> Callable[..., Transaction]:
     """A function building a `Transaction` through its slots (closure cells are fast)."""
     new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14 = (
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15 = (
         _slot_setter(Transaction, name) for name in _TRANSACTION_FIELDS
     )
 
@@ -816,6 +816,7 @@ def _transaction_builder() -> Callable[..., Transaction]:
         remittance: str,
         invoice_refs: tuple[str, ...],
         reversal: bool,
+        booked: bool = True,
     ) -> Transaction:
         txn: Transaction = new(Transaction)
         s0(txn, amount)
@@ -833,6 +834,7 @@ def _transaction_builder() -> Callable[..., Transaction]:
         s12(txn, remittance)
         s13(txn, invoice_refs)
         s14(txn, reversal)
+        s15(txn, booked)
         return txn
 
     return build

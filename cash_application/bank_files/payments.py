@@ -25,7 +25,9 @@ def payments_from(parsed: ParsedFile, *, file_digest: str, file_name: str) -> li
     for statement in parsed.statements:
         for transaction in statement.transactions:
             position += 1
-            if transaction.direction is not Direction.CREDIT:
+            # Only money the bank has booked is cash to apply; a pending or informational
+            # entry (camt PDNG/INFO) is shown by `arlink parse` but never applied.
+            if transaction.direction is not Direction.CREDIT or not transaction.booked:
                 continue
             payments.append(
                 Payment(

@@ -37,6 +37,9 @@ class Transaction:
     remittance: str = ""
     invoice_refs: tuple[str, ...] = ()
     reversal: bool = False
+    # False for entries the bank reports but has not booked (camt `Sts` PDNG, INFO, FUTR):
+    # shown by `arlink parse`, never applied as cash.
+    booked: bool = True
 
     @property
     def currency(self) -> str:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cash_application.matching import ENGINE_VERSION, match_payments
+from cash_application.policy import MatchPolicy
 from mappings.money import Money
 from mappings.records import (
     Customer,
@@ -78,7 +79,9 @@ def test_several_invoices_whose_sum_is_paid() -> None:
 
 
 def test_short_pay_is_an_exception_suggesting_the_named_invoice() -> None:
-    (decision,) = match_payments([pay("p1", "1400.00", "INV-1001")], INVOICES, CUSTOMERS)
+    # Issue 3 applies short pays as paid by default; a policy that does not is this matcher.
+    review = MatchPolicy(apply_short_pay=False)
+    (decision,) = match_payments([pay("p1", "1400.00", "INV-1001")], INVOICES, CUSTOMERS, review)
     assert decision.outcome is Outcome.EXCEPTION
     assert decision.applications == ()
     item = decision.exception
@@ -90,7 +93,10 @@ def test_short_pay_is_an_exception_suggesting_the_named_invoice() -> None:
 
 
 def test_overpayment_applies_and_leaves_the_remainder_as_an_exception() -> None:
-    (decision,) = match_payments([pay("p1", "1600.00", "INV-1001")], INVOICES, CUSTOMERS)
+    # Issue 3: an over-payment applies on its own only when the payer owns the invoice
+    # (a mistyped number landing on a smaller real invoice looks the same).
+    payment = pay("p1", "1600.00", "INV-1001", payer_account="555-1")
+    (decision,) = match_payments([payment], INVOICES, CUSTOMERS)
     assert decision.outcome is Outcome.PARTIALLY_APPLIED
     assert [a.amount for a in decision.applications] == [usd("1500.00")]
     assert decision.exception is not None
@@ -103,7 +109,8 @@ def test_no_reference_known_payer_suggests_same_amount_invoices() -> None:
     (decision,) = match_payments([payment], INVOICES, CUSTOMERS)
     item = decision.exception
     assert item is not None
-    assert item.reason is ExceptionReason.NO_CANDIDATE
+    # Issue 3: two equal open amounts are reported as ambiguous (was: no candidate).
+    assert item.reason is ExceptionReason.AMBIGUOUS
     assert [s.invoice_id for s in item.suggestions] == ["I2", "I4"]
     assert item.reasons[0].code == "payer_account_known"
 

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from books_harness import BooksHarness
 from files_harness import FilesHarness
+from odoo_harness import odoo_harness
 
 from mappings.money import Money
 from mappings.records import (
@@ -29,6 +30,8 @@ from mappings.records import (
 
 HARNESSES: dict[str, Callable[[pytest.FixtureRequest], BooksHarness]] = {
     "files": lambda request: FilesHarness(request.getfixturevalue("tmp_path") / "books"),
+    "odoo-17": lambda request: odoo_harness(request, 17),
+    "odoo-18": lambda request: odoo_harness(request, 18),
 }
 
 

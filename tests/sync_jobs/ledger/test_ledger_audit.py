@@ -277,3 +277,17 @@ def test_concurrent_appenders_keep_one_unbroken_chain(ledger: sa.Engine) -> None
     report = _verify(ledger)
     assert report.ok, report.problem
     assert report.events == writers * per_writer
+
+
+def test_batched_appends_chain_like_single_ones(ledger: sa.Engine) -> None:
+    from sync_jobs.ledger.audit import AuditEvent, append_events
+
+    events = [AuditEvent("job:daily", "decision_recorded", f"p{i}", {"i": i}, T0) for i in range(5)]
+    with ledger.begin() as conn:
+        append_event(conn, actor="cli", event="first", subject="s", payload={}, at=T0)
+        assert append_events(conn, events) == [2, 3, 4, 5, 6]
+        assert append_events(conn, []) == []
+    with ledger.connect() as conn:
+        report = verify_chain(conn)
+    assert report.ok
+    assert report.events == 6

@@ -1,0 +1,235 @@
+"""Cash-application quality and scale: arlink's matcher against the anchors' rules.
+
+    python -m bench.matching --size small|large [--json] [--seed N]
+
+Generates the labelled data set (`bench.matching_data`, the reference spec), loads it as
+canonical records once, then runs in this process, on the same records, an Odoo-style
+baseline, an ERPNext-style baseline and arlink's matcher (without and with the clerks'
+history), and scores each against the truth: auto-apply rate, precision (set, strict,
+lenient), misapplied and incomplete per 10,000 applied, exception rate, load / index /
+match seconds and peak RSS. Peak RSS is the process high-water mark, reset before each
+matcher where the kernel allows it (`/proc/self/clear_refs`), so it includes the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import resource
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.matching_baselines import Applied, ERPNextLike, OdooLike
+from bench.matching_data import FX_RATES, Loaded, World, generate, load
+from cash_application.matching import build_book, decide_payments
+from cash_application.payer import History
+from cash_application.policy import MatchPolicy
+from mappings.records import Decision, Payment
+
+
+def _reset_peak() -> None:
+    # Not Linux, or not allowed: the peak is then the process's so far.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def applied_from(decisions: Sequence[Decision]) -> dict[str, Applied]:
+    """arlink's decisions in the benchmark's terms: cash per invoice, and cash on account."""
+    results = {}
+    for decision in decisions:
+        result = Applied()
+        for application in decision.applications:
+            result.invoices[application.invoice_id] = (
+                result.invoices.get(application.invoice_id, 0) + application.amount.minor
+            )
+        if decision.applications and decision.exception is not None:
+            result.on_account = decision.exception.amount.minor
+        results[decision.payment_id] = result
+    return results
+
+
+def score(world: World, loaded: Loaded, results: dict[str, Applied]) -> dict[str, object]:
+    """Score one matcher's results against the world's truth (rates as fractions)."""
+    invoice_key = {
+        inv.invoice_id: (inv.customer_id, inv.open_amount.minor) for inv in loaded.invoices
+    }
+    total = len(world.payments)
+    applied = correct = strict = lenient = misapplied = incomplete = 0
+    needed = avoidable = 0
+    amount_all = amount_applied = 0
+    wrong_by_scenario: Counter[str] = Counter()
+    missed_by_scenario: Counter[str] = Counter()
+    for payment in world.payments:
+        truth = world.truth[payment.payment_id]
+        result = results[payment.payment_id]
+        amount_all += payment.amount
+        if not result.invoices:
+            if truth.apply:
+                avoidable += 1
+                missed_by_scenario[truth.scenario] += 1
+            else:
+                needed += 1
+            continue
+        applied += 1
+        amount_applied += payment.amount
+        got, want = set(result.invoices), set(truth.invoices)
+        if not truth.apply or got - want:
+            misapplied += 1
+            wrong_by_scenario[truth.scenario] += 1
+        elif got != want:
+            incomplete += 1
+        else:
+            correct += 1
+            exact = all(abs(result.invoices[i] - truth.invoices[i]) <= 1 for i in want)
+            strict += exact and abs(result.on_account - truth.on_account) <= 1
+        if truth.apply and Counter(invoice_key[i] for i in got) == Counter(
+            invoice_key[i] for i in want
+        ):
+            lenient += 1
+    per_10k = 10_000 / applied if applied else 0.0
+    return {
+        "auto_apply_rate": applied / total,
+        "auto_apply_rate_by_amount": amount_applied / amount_all,
+        "ceiling": sum(t.apply for t in world.truth.values()) / total,
+        "precision_set": correct / applied if applied else 1.0,
+        "precision_strict": strict / applied if applied else 1.0,
+        "precision_lenient": lenient / applied if applied else 1.0,
+        "misapplied_per_10k_applied": misapplied * per_10k,
+        "incomplete_per_10k_applied": incomplete * per_10k,
+        "exception_rate": (needed + avoidable) / total,
+        "exception_rate_needed": needed / total,
+        "exception_rate_avoidable": avoidable / total,
+        "misapplied_by_scenario": dict(sorted(wrong_by_scenario.items())),
+        "missed_by_scenario": dict(sorted(missed_by_scenario.items())),
+    }
+
+
+def _arlink(history: History | None) -> Callable[[Loaded], Callable[[], dict[str, Applied]]]:
+    def index(loaded: Loaded) -> Callable[[], dict[str, Applied]]:
+        book = build_book(
+            loaded.invoices, loaded.customers, MatchPolicy(), history, fx_rates=FX_RATES
+        )
+        return lambda: applied_from(decide_payments(loaded.payments, book))
+
+    return index
+
+
+def _odoo(world: World) -> Callable[[Loaded], Callable[[], dict[str, Applied]]]:
+    learned = [(account, customer) for _, account, customer in world.resolutions]
+
+    def index(loaded: Loaded) -> Callable[[], dict[str, Applied]]:
+        matcher = OdooLike.index(loaded.invoices, loaded.customers, learned)
+        return lambda: matcher.match(_in_date_order(loaded.payments))
+
+    return index
+
+
+def _erpnext(loaded: Loaded) -> Callable[[], dict[str, Applied]]:
+    matcher = ERPNextLike.index(loaded.invoices, loaded.customers)
+    return lambda: matcher.match(_in_date_order(loaded.payments))
+
+
+def _in_date_order(payments: Sequence[Payment]) -> list[Payment]:
+    return sorted(payments, key=lambda p: (p.value_date, p.payment_id))
+
+
+def history_of(world: World) -> History:
+    """The clerks' past resolutions as the matcher's learning input."""
+    return History(tuple(world.resolutions))
+
+
+def run(size: str, seed: int, only: Sequence[str] = ()) -> dict[str, object]:
+    """Generate, load, and run every matcher (or those in `only`); return the report."""
+    started = time.perf_counter()
+    world = generate(size, seed)
+    generate_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    loaded = load(world)
+    load_seconds = time.perf_counter() - started
+    matchers = {
+        "arlink": _arlink(history_of(world)),
+        "arlink_no_history": _arlink(None),
+        "odoo_like": _odoo(world),
+        "erpnext_like": _erpnext,
+    }
+    # Scoring needs only the payments and the truth: the world's other rows are freed, so
+    # the peak RSS below is the records plus one matcher's indexes.
+    world.invoices.clear()
+    world.customers.clear()
+    report: dict[str, object] = {}
+    for name, index in matchers.items():
+        if only and name not in only:
+            continue
+        _reset_peak()
+        cpu = time.process_time()
+        started = time.perf_counter()
+        match = index(loaded)
+        indexed = time.perf_counter()
+        results = match()
+        done = time.perf_counter()
+        figures = score(world, loaded, results)
+        figures.update(
+            load_seconds=round(load_seconds, 3),
+            index_seconds=round(indexed - started, 3),
+            match_seconds=round(done - indexed, 3),
+            seconds_total=round(load_seconds + done - started, 3),
+            cpu_seconds=round(time.process_time() - cpu, 3),
+            peak_rss_mb=round(_peak_mb(), 1),
+        )
+        report[name] = figures
+        del match, results  # free this matcher's indexes before the next one builds its own
+    return {
+        "size": size,
+        "seed": seed,
+        "payments": len(loaded.payments),
+        "open_invoices": loaded.open_count,
+        "generate_seconds": round(generate_seconds, 3),
+        "matchers": report,
+    }
+
+
+def _table(report: dict[str, object]) -> str:
+    rows = [
+        f"cash application, {report['size']}: {report['payments']} payments x "
+        f"{report['open_invoices']} open invoices",
+        f"{'matcher':<18} {'auto':>7} {'p_set':>7} {'p_strict':>8} {'p_len':>7} {'mis/10k':>8} "
+        f"{'inc/10k':>8} {'exc':>7} {'load':>6} {'index':>6} {'match':>6} {'total':>6} "
+        f"{'RSS MB':>7}",
+    ]
+    for name, m in report["matchers"].items():  # type: ignore[union-attr]
+        rows.append(
+            f"{name:<18} {m['auto_apply_rate']:>7.2%} {m['precision_set']:>7.2%} "
+            f"{m['precision_strict']:>8.2%} {m['precision_lenient']:>7.2%} "
+            f"{m['misapplied_per_10k_applied']:>8.1f} {m['incomplete_per_10k_applied']:>8.1f} "
+            f"{m['exception_rate']:>7.2%} {m['load_seconds']:>6.2f} {m['index_seconds']:>6.2f} "
+            f"{m['match_seconds']:>6.2f} {m['seconds_total']:>6.2f} {m['peak_rss_mb']:>7.0f}"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.matching", description=__doc__)
+    parser.add_argument("--size", choices=("tiny", "small", "large"), default="small")
+    parser.add_argument("--seed", type=int, default=20240628)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--matchers", default="", help="comma-separated subset (default: all four)")
+    args = parser.parse_args(argv)
+    report = run(args.size, args.seed, [m for m in args.matchers.split(",") if m])
+    print(json.dumps(report, indent=2) if args.json else _table(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""OFX / QFX statement downloads (Open Financial Exchange 1.x SGML and 2.x XML) to statements.
+
+An OFX file answers a client's requests: a sign-on response, then one response
+per account. Bank statements sit in `BANKMSGSRSV1/STMTTRNRS/STMTRS`, credit-card
+statements in `CCSTMTRS`, investment statements in `INVSTMTRS`; each names its
+currency (`CURDEF`), account (`BANKACCTFROM`/`CCACCTFROM`/`INVACCTFROM`), its
+transactions (`STMTTRN`, inside `INVBANKTRAN` for an investment account's cash)
+and the ledger balance (`LEDGERBAL`). `parse_ofx` returns one `Statement` per
+statement response and one `Transaction` per `STMTTRN` (OFX 2.1.1 section 11.4.3).
+
+The two syntaxes are read by one tokenizer: OFX 1.x leaves leaf elements
+unclosed (`<TRNAMT>-80.25` then the next tag), OFX 2.x closes them; in both a
+leaf's value is the text up to the next `<`. Fields of a transaction:
+
+    amount, direction   TRNAMT, signed: negative is a debit (zero: by TRNTYPE)
+    currency            STMTTRN/CURRENCY/CURSYM when present, else CURDEF
+    entry/value date    DTPOSTED; DTAVAIL (else DTPOSTED), the date as written
+    type_code           TRNTYPE
+    bank_reference      FITID, the bank's unique id: the de-duplication key
+    customer_reference  CHECKNUM, else REFNUM
+    payer (credits)     NAME (or PAYEE/NAME)
+    remittance          MEMO
+
+A statement's closing balance is `LEDGERBAL/BALAMT`; OFX gives no opening
+balance, so there is no balance to reconcile. A response whose `STATUS` has
+severity ERROR (a refused sign-on, a server error) is refused with its code and
+message: a file the bank says it could not produce must not read as empty.
+
+The core follows the specification; deviations seen in real files are named quirks:
+
+    quirk                 what it tolerates                            sample file
+    no-header             the body without the OFXHEADER lines         beancount-import amex
+    comments              `<!-- -->` anywhere, even around the header  OCA test_ofx_wrong
+    mislabelled-charset   UTF-8 bytes under CHARSET:1252 or NONE       (unit test)
+    empty-ledgerbal       LEDGERBAL with an empty or `<BALAMT/>` value  beancount-import
+                                                                         checking-emptyledgerbal
+    missing-ledgerbal     a STMTRS without LEDGERBAL: no closing       (unit test)
+                          balance (INVSTMTRS never has one)
+    empty-curdef          `<CURDEF></CURDEF>`: the transactions'       ofxparse v102-empty-tags
+                          CURRENCY/CURSYM names it
+    decimal-comma         `TRNAMT` with a decimal comma, `-12,50`      (unit test)
+
+Not validated because cash application does not use them: BANKID (often longer
+than its 9 characters), element order, the sign-on's dates.
+
+Speed and memory: each `<STMTTRN>` is found in place (`str.find`, no copy of
+the statement), its fields are read with one regular expression scan
+(`findall`) and its record is built through its slots, so the work per
+transaction is a few C-level calls; line numbers are counted between the finds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+from cash_application.bank_files.bai2 import _new_money as new_money
+from cash_application.bank_files.bai2 import _new_transaction as new_transaction
+from cash_application.bank_files.errors import BankFileError, BankFileSyntaxError
+from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from cash_application.bank_files.values import (
+    currency_code,
+    decode_text,
+    minor_units,
+    syntax_error,
+)
+from mappings.money import Money, currency_exponent
+
+FORMAT = "ofx"
+
+# A leaf element and its value: the text up to the next tag (OFX 1.x or 2.x alike).
+_FIELD = re.compile(r"<([A-Z0-9.]+)>([^<]*)")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_OFX_START = re.compile(r"<OFX>", re.IGNORECASE)
+_STATEMENT = re.compile(r"<(STMTRS|CCSTMTRS|INVSTMTRS)>")
+_STATUS = re.compile(r"<STATUS>(.*?)</STATUS>", re.DOTALL)
+_CHARSET = re.compile(rb"CHARSET:\s*([A-Za-z0-9_-]+)|encoding=[\"']([A-Za-z0-9_-]+)")
+_OPEN, _CLOSE = "<STMTTRN>", "</STMTTRN>"
+_ACCOUNT_AGGREGATES = ("<BANKACCTFROM>", "<CCACCTFROM>", "<INVACCTFROM>")
+# TRNTYPE values that take money out: they name the direction of a zero amount.
+_DEBIT_TYPES = frozenset(
+    {"DEBIT", "CHECK", "PAYMENT", "FEE", "SRVCHG", "ATM", "POS", "DIRECTDEBIT", "REPEATPMT",
+     "CASH"}
+)  # fmt: skip
+_CREDIT = Direction.CREDIT
+_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&nbsp;": " "}
+_ENTITY = re.compile(r"&(?:#(\d+)|#x([0-9A-Fa-f]+)|[a-z]+);")
+
+
+def parse_ofx(data: bytes, file_name: str, *, check_integrity: bool = True) -> ParsedFile:
+    """Parse an OFX 1.x (SGML) or 2.x (XML) file into statements (format "ofx").
+
+    Raises `BankFileSyntaxError` for anything that is not OFX or has a bad
+    amount, date or currency, and `BankFileError` when the file reports that the
+    bank could not produce it. OFX has no control totals; `check_integrity` is
+    accepted so every format parser has the same signature.
+    """
+    text = _text(bytes(data))
+    start = _OFX_START.search(text)
+    if start is None:
+        raise syntax_error(file_name, 1, "OFX", "not an OFX file: no `<OFX>` element")
+    _check_status(text, file_name)
+    reader = _Reader(text, file_name)
+    statements = tuple(reader.statements(start.end()))
+    found = text.count("<STMTTRN>")
+    read = sum(len(statement.transactions) for statement in statements)
+    if read != found:  # a STMTTRN outside any statement response: never drop it silently
+        raise syntax_error(
+            file_name,
+            None,
+            "STMTTRN",
+            f"{found - read} of {found} transactions are outside a statement",
+        )
+    return ParsedFile(format=FORMAT, statements=statements)
+
+
+def _text(data: bytes) -> str:
+    """The file as text, comments blanked out with their line breaks kept (quirk comments)."""
+    match = _CHARSET.search(data[:2048])
+    declared = None if match is None else (match.group(1) or match.group(2)).decode("ascii")
+    text = decode_text(data, declared)
+    if "<!--" in text:
+        text = _COMMENT.sub(lambda comment: "\n" * comment.group().count("\n"), text)
+    return text
+
+
+def _check_status(text: str, file_name: str) -> None:
+    """Refuse a file whose sign-on or statement response reports an error."""
+    for block in _STATUS.finditer(text):
+        fields = _fields(block.group(1))
+        if fields.get("SEVERITY", "").upper() == "ERROR":
+            line = text.count("\n", 0, block.start()) + 1
+            code, message = fields.get("CODE", "?"), fields.get("MESSAGE", "")
+            raise BankFileError(
+                f"the bank reported an error: code {code}" + (f" ({message})" if message else ""),
+                file=file_name,
+                line=line,
+                field="STATUS",
+            )
+
+
+def _fields(chunk: str) -> dict[str, str]:
+    """The leaf elements of a chunk of OFX as a dict, values stripped and unescaped."""
+    fields = {}
+    for name, value in _FIELD.findall(chunk):
+        value = value.strip()
+        if "&" in value:
+            value = _ENTITY.sub(_entity, value)
+        fields[name] = value
+    return fields
+
+
+def _entity(match: re.Match[str]) -> str:
+    if match.group(1):
+        return chr(int(match.group(1)))
+    if match.group(2):
+        return chr(int(match.group(2), 16))
+    return _ENTITIES.get(match.group(), match.group())
+
+
+def _at_field_line(error: BankFileSyntaxError, body: str, first: int) -> BankFileSyntaxError:
+    """The error moved from the transaction's first line to the line of its field."""
+    at = body.find(f"<{(error.field or '').rpartition('/')[2]}>")
+    if at < 0:
+        return error
+    line = first + body.count("\n", 0, at)
+    return BankFileSyntaxError(error.message, file=error.file, line=line, field=error.field)
+
+
+class _Reader:
+    """One parse: the text, where its lines start, and caches of dates and currencies."""
+
+    def __init__(self, text: str, file_name: str) -> None:
+        self.text = text
+        self.file_name = file_name
+        self.dates: dict[str, date] = {}
+        self.exponents: dict[str, int] = {}
+        self._line_offset = 0  # line numbers are counted forward from here
+        self._line = 1
+
+    def line_at(self, offset: int) -> int:
+        """1-based line of `offset`; offsets must be asked in increasing order."""
+        if offset >= self._line_offset:
+            self._line += self.text.count("\n", self._line_offset, offset)
+        else:
+            self._line = self.text.count("\n", 0, offset) + 1
+        self._line_offset = offset
+        return self._line
+
+    def statements(self, start: int) -> Iterator[Statement]:
+        text = self.text
+        starts = [match.start() for match in _STATEMENT.finditer(text, start)]
+        for begin, end in zip(starts, [*starts[1:], len(text)][: len(starts)], strict=True):
+            yield self._statement(begin, end)
+
+    def _statement(self, begin: int, end: int) -> Statement:
+        """A STMTRS / CCSTMTRS / INVSTMTRS (sections 11.4.2, 11.4.4, 13.9.2)."""
+        text = self.text
+        line = self.line_at(begin)
+        # Found in place, not split: no copy of a statement that may be the whole file.
+        at = text.find(_OPEN, begin, end)
+        head_text = text[begin : at if at >= 0 else end]
+        head = _fields(head_text)
+        account = self._account(head_text, line)
+        currency_text = head.get("CURDEF", "")
+        currency = (
+            currency_code(currency_text, self.file_name, line, "CURDEF") if currency_text else None
+        )
+        transactions: list[Transaction] = []
+        read = self._transaction
+        first = line + head_text.count("\n")
+        tail_start = at if at >= 0 else begin  # where LEDGERBAL is looked for
+        while at >= 0:
+            start = at + len(_OPEN)
+            following = text.find(_OPEN, start, end)
+            close = text.find(_CLOSE, start, end if following < 0 else following)
+            if close < 0:
+                raise syntax_error(self.file_name, first, "STMTTRN", "a `STMTTRN` is not closed")
+            body = text[start:close]
+            try:
+                transactions.append(read(body, currency, first, first + body.count("\n")))
+            except BankFileSyntaxError as exc:
+                raise _at_field_line(exc, body, first) from None
+            if following >= 0:
+                first += text.count("\n", at, following)
+            tail_start = close
+            at = following
+        tail = text[tail_start:end]
+        if currency is None:
+            currency = self._currency_from_transactions(transactions, line)
+        closing, as_of = self._ledger_balance(tail, currency, tail_start)
+        statement_date = as_of or self._optional_date(head.get("DTEND", ""), line, "DTEND")
+        return Statement(
+            account=account,
+            currency=currency,
+            date=statement_date,
+            opening_balance=None,
+            closing_balance=closing,
+            transactions=tuple(transactions),
+        )
+
+    def _account(self, head: str, line: int) -> str:
+        for aggregate in _ACCOUNT_AGGREGATES:
+            at = head.find(aggregate)
+            if at >= 0:
+                account = _fields(head[at:]).get("ACCTID", "")
+                if account:
+                    return account
+                break
+        raise syntax_error(self.file_name, line, "ACCTID", "a statement needs an account id")
+
+    def _currency_from_transactions(self, transactions: list[Transaction], line: int) -> str:
+        """Quirk empty-curdef: the one currency the transactions name, else an error."""
+        currencies = {transaction.currency for transaction in transactions}
+        if len(currencies) == 1:
+            return currencies.pop()
+        raise syntax_error(self.file_name, line, "CURDEF", "a statement needs its currency")
+
+    def _ledger_balance(
+        self, tail: str, currency: str, tail_offset: int
+    ) -> tuple[Money | None, date | None]:
+        """LEDGERBAL: BALAMT (signed) and DTASOF; quirks missing- and empty-ledgerbal."""
+        at = tail.find("<LEDGERBAL>")
+        if at < 0:
+            return None, None
+        close = tail.find("</LEDGERBAL>", at)
+        fields = _fields(tail[at : close if close >= 0 else len(tail)])
+        line = self.line_at(tail_offset + at)
+        amount_text = fields.get("BALAMT", "")
+        as_of = self._optional_date(fields.get("DTASOF", ""), line, "LEDGERBAL/DTASOF")
+        if not amount_text:
+            return None, as_of
+        minor = self._minor(amount_text, currency, line, "LEDGERBAL/BALAMT")
+        return Money(minor, currency), as_of
+
+    def _transaction(self, body: str, currency: str | None, first: int, last: int) -> Transaction:
+        """A STMTTRN (section 11.4.4.1), from the text between its tags."""
+        # One C-level scan; values keep their line ends, stripped below as they are used.
+        fields = _fields(body) if "&" in body else dict(_FIELD.findall(body))
+        get = fields.get
+        symbol = get("CURSYM")
+        if symbol:
+            currency = currency_code(symbol, self.file_name, first, "CURRENCY/CURSYM")
+        if currency is None:
+            raise syntax_error(self.file_name, first, "CURDEF", "a statement needs its currency")
+        amount_text = get("TRNAMT", "").strip()
+        if not amount_text:
+            raise syntax_error(self.file_name, first, "TRNAMT", "a transaction needs an amount")
+        minor = self._minor(amount_text, currency, first, "TRNAMT")
+        kind = get("TRNTYPE", "").strip().upper()
+        if minor < 0 or (minor == 0 and kind in _DEBIT_TYPES):
+            direction = Direction.DEBIT
+        else:
+            direction = Direction.CREDIT
+        posted_text = get("DTPOSTED", "").strip()
+        posted = self.dates.get(posted_text) or self._date(posted_text, first, "DTPOSTED")
+        available = get("DTAVAIL", "").strip()
+        value = self._date(available, first, "DTAVAIL") if available else posted
+        payer = get("NAME", "").strip() or None if direction is _CREDIT else None
+        reference = get("CHECKNUM", "").strip() or get("REFNUM", "").strip() or None
+        return new_transaction(
+            new_money(abs(minor), currency), direction, first, last, value, posted, kind or None,
+            get("FITID", "").strip() or None, reference, None, payer, None,
+            get("MEMO", "").strip(), (), False,
+        )  # fmt: skip
+
+    def _minor(self, text: str, currency: str, line: int, field: str) -> int:
+        exponent = self.exponents.get(currency)
+        if exponent is None:
+            exponent = self.exponents[currency] = currency_exponent(currency)
+        minor = minor_units(text, exponent)
+        if minor is None and "," in text and "." not in text:
+            minor = minor_units(text.replace(",", "."), exponent)  # quirk decimal-comma
+        if minor is None:
+            raise syntax_error(
+                self.file_name, line, field,
+                f"must be a decimal amount with at most {exponent} decimals for {currency},"
+                f" found {text!r}",
+            )  # fmt: skip
+        return minor
+
+    def _optional_date(self, text: str, line: int, field: str) -> date | None:
+        return self._date(text, line, field) if text else None
+
+    def _date(self, text: str, line: int, field: str) -> date:
+        """An OFX datetime YYYYMMDD[HHMMSS[.XXX]][[offset:TZ]] as the date written."""
+        value = self.dates.get(text)
+        if value is not None:
+            return value
+        digits = text[:8]
+        try:
+            if not (digits.isdigit() and digits.isascii() and len(digits) == 8):
+                raise ValueError
+            value = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+        except ValueError:
+            message = (
+                f"must be a date YYYYMMDD..., found {text!r}" if text else "a date is required"
+            )
+            raise self._error(line, field, message) from None
+        self.dates[text] = value
+        return value
+
+    def _error(self, line: int, field: str, message: str) -> BankFileSyntaxError:
+        return syntax_error(self.file_name, line, field, message)
+
+
+_HEAD = re.compile(rb"OFXHEADER:|<\?OFX|<OFX>", re.IGNORECASE)
+
+
+def looks_like_ofx(head: bytes) -> bool:
+    """Whether a file's first bytes are OFX: the 1.x header, the 2.x `<?OFX ?>`, or `<OFX>`."""
+    return _HEAD.search(head) is not None
