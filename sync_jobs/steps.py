@@ -25,7 +25,7 @@ from cash_application.policy import MatchPolicy
 from connectors.protocols import BooksHost, FileTransport
 from mappings.records import ApplicationWrite, ExceptionWrite
 from sync_jobs import store
-from sync_jobs.ledger.audit import append_event
+from sync_jobs.ledger.audit import AuditEvent, append_events
 from sync_jobs.ledger.locks import books_host_lock
 from sync_jobs.ledger.schema import applications, bank_files, exception_items
 
@@ -48,13 +48,19 @@ class JobContext:
     policy: MatchPolicy | None = None  # [matching] in config.toml; None: the defaults
 
     def audit(self, conn: sa.Connection, event: str, subject: str, **payload: object) -> None:
-        append_event(
+        self.audit_many(conn, [(event, subject, payload)])
+
+    def audit_many(
+        self, conn: sa.Connection, events: list[tuple[str, str, dict[str, object]]]
+    ) -> None:
+        """Append (event, subject, payload) audit events in one batch."""
+        at = self.now()
+        append_events(
             conn,
-            actor=self.actor,
-            event=event,
-            subject=subject,
-            payload={"run_id": self.run_id, **payload},
-            at=self.now(),
+            [
+                AuditEvent(self.actor, event, subject, {"run_id": self.run_id, **payload}, at)
+                for event, subject, payload in events
+            ],
         )
 
 
@@ -228,24 +234,33 @@ def match(ctx: JobContext) -> Counts:
         customers = store.load_customers(conn, ctx.books.name)
     decisions = match_payments(payments, invoices, customers, ctx.policy)
     outcomes: dict[str, int] = {}
+    for decision in decisions:
+        outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
     with ctx.engine.begin() as conn:
-        for decision in decisions:
-            store.record_decision(
-                conn, decision, host=ctx.books.name, run_id=ctx.run_id, at=ctx.now()
-            )
-            ctx.audit(
-                conn,
-                "decision_recorded",
-                decision.payment_id,
-                outcome=decision.outcome.value,
-                engine_version=decision.engine_version,
-                applications=[
-                    {"invoice_id": a.invoice_id, "amount": str(a.amount)}
-                    for a in decision.applications
-                ],
-                exception=decision.exception.reason.value if decision.exception else None,
-            )
-            outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
+        store.record_decisions(
+            conn, decisions, host=ctx.books.name, run_id=ctx.run_id, at=ctx.now()
+        )
+        ctx.audit_many(
+            conn,
+            [
+                (
+                    "decision_recorded",
+                    decision.payment_id,
+                    {
+                        "outcome": decision.outcome.value,
+                        "engine_version": decision.engine_version,
+                        "applications": [
+                            {"invoice_id": a.invoice_id, "amount": str(a.amount)}
+                            for a in decision.applications
+                        ],
+                        "exception": decision.exception.reason.value
+                        if decision.exception
+                        else None,
+                    },
+                )
+                for decision in decisions
+            ],
+        )
     ctx.report(f"matched {len(decisions)} payment(s): {outcomes}")
     return {"decisions": len(decisions), "outcomes": outcomes}
 
@@ -306,21 +321,31 @@ def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: 
             .values(writeback_status="written")
         )
     results = push(writes)
+    if not results:
+        return 0
     with ctx.engine.begin() as conn:
-        for result in results:
-            conn.execute(
-                sa.update(table)
-                .where(table.c.idempotency_key == result.idempotency_key)
-                .values(writeback_status="confirmed", external_id=result.external_id)
-            )
-            ctx.audit(
-                conn,
-                f"{kind}_confirmed",
-                result.idempotency_key,
-                host=ctx.books.name,
-                external_id=result.external_id,
-                already_present=result.already_present,
-            )
+        conn.execute(
+            sa.update(table)
+            .where(table.c.idempotency_key == sa.bindparam("key"))
+            .values(writeback_status="confirmed", external_id=sa.bindparam("external"))
+            .execution_options(synchronize_session=False),
+            [{"key": r.idempotency_key, "external": r.external_id} for r in results],
+        )
+        ctx.audit_many(
+            conn,
+            [
+                (
+                    f"{kind}_confirmed",
+                    result.idempotency_key,
+                    {
+                        "host": ctx.books.name,
+                        "external_id": result.external_id,
+                        "already_present": result.already_present,
+                    },
+                )
+                for result in results
+            ],
+        )
     return sum(not result.already_present for result in results)
 
 

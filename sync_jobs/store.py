@@ -85,8 +85,10 @@ def replace_books_snapshot(
         .where(invoices.c.host == host, invoices.c.status == "open")
         .values(status="closed", open_minor=0, pulled_at=at)
     )
-    for invoice in open_invoices:
-        values = {
+    known = set(conn.scalars(sa.select(invoices.c.invoice_id).where(invoices.c.host == host)))
+    rows = [
+        {
+            "b_invoice_id": invoice.invoice_id,
             "number": invoice.number,
             "customer_id": invoice.customer_id,
             "currency": invoice.currency,
@@ -99,15 +101,26 @@ def replace_books_snapshot(
             "status": "open",
             "pulled_at": at,
         }
-        updated = conn.execute(
+        for invoice in open_invoices
+    ]
+    # Two batched statements, not one round trip per invoice.
+    updates = [row for row in rows if row["b_invoice_id"] in known]
+    if updates:
+        columns = [name for name in rows[0] if name != "b_invoice_id"]
+        conn.execute(
             sa.update(invoices)
-            .where(invoices.c.host == host, invoices.c.invoice_id == invoice.invoice_id)
-            .values(**values)
+            .where(invoices.c.host == host, invoices.c.invoice_id == sa.bindparam("b_invoice_id"))
+            .values({name: sa.bindparam(name) for name in columns}),
+            updates,
         )
-        if updated.rowcount == 0:
-            conn.execute(
-                sa.insert(invoices).values(host=host, invoice_id=invoice.invoice_id, **values)
-            )
+    inserts = [
+        {**{k: v for k, v in row.items() if k != "b_invoice_id"}, "host": host,
+         "invoice_id": row["b_invoice_id"]}
+        for row in rows
+        if row["b_invoice_id"] not in known
+    ]  # fmt: skip
+    if inserts:
+        conn.execute(sa.insert(invoices), inserts)
 
 
 def load_customers(conn: sa.Connection, host: str) -> list[Customer]:
@@ -275,62 +288,70 @@ def load_payments(conn: sa.Connection, payment_ids: Iterable[str]) -> dict[str, 
 # -- decisions -----------------------------------------------------------------------
 
 
-def record_decision(
-    conn: sa.Connection, decision: Decision, *, host: str, run_id: str, at: datetime
+def record_decisions(
+    conn: sa.Connection, new: Sequence[Decision], *, host: str, run_id: str, at: datetime
 ) -> None:
-    """Store a decision with its applications (pending write-back) and its exception."""
+    """Store decisions with their applications (pending write-back) and exceptions, in
+    three batched inserts whatever their number."""
+    if not new:
+        return
     conn.execute(
-        sa.insert(decisions).values(
-            payment_id=decision.payment_id,
-            outcome=decision.outcome.value,
-            confidence=decision.confidence,
-            engine_version=decision.engine_version,
-            reasons=_reasons_json(decision.reasons),
-            run_id=run_id,
-            decided_at=at,
-        )
+        sa.insert(decisions),
+        [
+            {
+                "payment_id": d.payment_id,
+                "outcome": d.outcome.value,
+                "confidence": d.confidence,
+                "engine_version": d.engine_version,
+                "reasons": _reasons_json(d.reasons),
+                "run_id": run_id,
+                "decided_at": at,
+            }
+            for d in new
+        ],
     )
-    for application in decision.applications:
-        conn.execute(
-            sa.insert(applications).values(
-                payment_id=decision.payment_id,
-                host=host,
-                invoice_id=application.invoice_id,
-                amount_minor=application.amount.minor,
-                currency=application.amount.currency,
-                discount_minor=_minor(application.discount),
-                write_off_minor=_minor(application.write_off),
-                reason_code=application.reason_code,
-                idempotency_key=idempotency_key(decision.payment_id, application.invoice_id),
-                writeback_status="pending",
-                run_id=run_id,
-            )
-        )
-    item = decision.exception
-    if item is not None:
-        conn.execute(
-            sa.insert(exception_items).values(
-                payment_id=item.payment_id,
-                host=host,
-                reason=item.reason.value,
-                amount_minor=item.amount.minor,
-                currency=item.amount.currency,
-                suggestions=[
-                    {
-                        "invoice_id": s.invoice_id,
-                        "score": s.score,
-                        "reasons": _reasons_json(s.reasons),
-                    }
-                    for s in item.suggestions
-                ],
-                reasons=_reasons_json(item.reasons),
-                status="open",
-                idempotency_key=idempotency_key(item.payment_id, "exception"),
-                writeback_status="pending",
-                created_at=at,
-                run_id=run_id,
-            )
-        )
+    application_rows = [
+        {
+            "payment_id": d.payment_id,
+            "host": host,
+            "invoice_id": a.invoice_id,
+            "amount_minor": a.amount.minor,
+            "currency": a.amount.currency,
+            "discount_minor": _minor(a.discount),
+            "write_off_minor": _minor(a.write_off),
+            "reason_code": a.reason_code,
+            "idempotency_key": idempotency_key(d.payment_id, a.invoice_id),
+            "writeback_status": "pending",
+            "run_id": run_id,
+        }
+        for d in new
+        for a in d.applications
+    ]
+    if application_rows:
+        conn.execute(sa.insert(applications), application_rows)
+    exception_rows = [
+        {
+            "payment_id": item.payment_id,
+            "host": host,
+            "reason": item.reason.value,
+            "amount_minor": item.amount.minor,
+            "currency": item.amount.currency,
+            "suggestions": [
+                {"invoice_id": s.invoice_id, "score": s.score, "reasons": _reasons_json(s.reasons)}
+                for s in item.suggestions
+            ],
+            "reasons": _reasons_json(item.reasons),
+            "status": "open",
+            "idempotency_key": idempotency_key(item.payment_id, "exception"),
+            "writeback_status": "pending",
+            "created_at": at,
+            "run_id": run_id,
+        }
+        for d in new
+        if (item := d.exception) is not None
+    ]
+    if exception_rows:
+        conn.execute(sa.insert(exception_items), exception_rows)
 
 
 def application_from_row(row: sa.Row[Any]) -> Application:
