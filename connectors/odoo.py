@@ -131,30 +131,25 @@ class OdooRpc(Protocol):
     ) -> Any: ...
 
 
-class TimeoutTransport(xmlrpc.client.Transport):
+class _ConnectionTimeout:
+    """Gives each connection an XML-RPC transport makes a timeout (the stdlib's have none)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection = super().make_connection(host)  # type: ignore[misc]
+        connection.timeout = self.timeout
+        return connection
+
+
+class TimeoutTransport(_ConnectionTimeout, xmlrpc.client.Transport):
     """An XML-RPC transport whose connections time out (the stdlib's never do)."""
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
 
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
-
-
-class SafeTimeoutTransport(xmlrpc.client.SafeTransport):
+class SafeTimeoutTransport(_ConnectionTimeout, xmlrpc.client.SafeTransport):
     """`TimeoutTransport` over HTTPS."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
 
 
 class XmlRpc:

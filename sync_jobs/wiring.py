@@ -19,6 +19,11 @@ from sync_jobs.config import Config, OdooBooksConfig, SftpSourceConfig
 from sync_jobs.ledger import default_url
 
 
+def _retry_policy(spec: OdooBooksConfig | SftpSourceConfig) -> RetryPolicy:
+    """The retries a host or source is configured for (`retry_attempts`, `retry_wait`)."""
+    return RetryPolicy(attempts=spec.retry_attempts, initial_wait=spec.retry_wait)
+
+
 def _odoo_books(name: str, spec: OdooBooksConfig) -> OdooBooks:
     """An Odoo books host over XML-RPC; the secret is revealed here, into settings that
     keep it out of repr."""
@@ -36,7 +41,7 @@ def _odoo_books(name: str, spec: OdooBooksConfig) -> OdooBooks:
         write_off_account=spec.write_off_account,
         discount_account=spec.discount_account,
         page_size=spec.page_size,
-        retry=RetryPolicy(attempts=spec.retry_attempts, initial_wait=spec.retry_wait),
+        retry=_retry_policy(spec),
     )
     rpc = XmlRpc.connect(spec.url, spec.timeout)
     return OdooBooks(name, rpc, settings, OdooMapping.load(spec.mapping))
@@ -66,7 +71,7 @@ def _sftp_source(name: str, spec: SftpSourceConfig) -> SftpTransport:
         pattern=spec.pattern,
         processed=spec.processed,
         quarantine=spec.quarantine,
-        retry=RetryPolicy(attempts=spec.retry_attempts, initial_wait=spec.retry_wait),
+        retry=_retry_policy(spec),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,13 @@ def require_corpus(subdir: str) -> Path:
             pytest.fail(f"corpus required (ARLINK_REQUIRE_CORPUS=1) but not found at {folder}")
         pytest.skip(f"corpus not found at {folder}: set ARLINK_CORPUS")
     return folder
+
+
+def corpus_params(*subdirs: str) -> list[Any]:
+    """One pytest param per file of the corpus folders `subdirs`, named by the file; or,
+    when there are none, a `corpus-missing` placeholder (`None`), on which the test calls
+    `require_corpus` to skip (or fail under ARLINK_REQUIRE_CORPUS=1)."""
+    files = [path for subdir in subdirs for path in corpus_files(subdir)]
+    if not files:
+        return [pytest.param(None, id="corpus-missing")]
+    return [pytest.param(path, id=path.name) for path in files]

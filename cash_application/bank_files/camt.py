@@ -474,43 +474,30 @@ class _Reader:
         ]
         if len(read) > 1 and all(detail.amount is not None for detail in read):
             self._check_batch(line, amount, direction, read)
-            for detail in read:
-                transactions.append(
-                    self._transaction(
-                        detail,
-                        detail.amount,
-                        detail.direction or direction,  # type: ignore[arg-type]
-                        detail.first_line,
-                        detail.last_line,
-                        value_date,
-                        entry_date,
-                        type_code,
-                        bank_ref,
-                        entry_ref,
-                        entry_info,
-                        reversal,
-                        status not in _NOT_BOOKED,
-                    )
+            # One transaction per detail, each with its own amount and lines.
+            parts = [
+                (d, d.amount, d.direction or direction, d.first_line, d.last_line) for d in read
+            ]
+        else:
+            parts = [(_joined(read) if read else _NO_DETAIL, amount, direction, line, last_line)]
+        for detail, part_amount, part_direction, first_line, part_last_line in parts:
+            transactions.append(
+                self._transaction(
+                    detail,
+                    part_amount,  # type: ignore[arg-type]
+                    part_direction,
+                    first_line,
+                    part_last_line,
+                    value_date,
+                    entry_date,
+                    type_code,
+                    bank_ref,
+                    entry_ref,
+                    entry_info,
+                    reversal,
+                    status not in _NOT_BOOKED,
                 )
-            return
-        detail = _joined(read) if read else _NO_DETAIL
-        transactions.append(
-            self._transaction(
-                detail,
-                amount,
-                direction,
-                line,
-                last_line,
-                value_date,
-                entry_date,
-                type_code,
-                bank_ref,
-                entry_ref,
-                entry_info,
-                reversal,
-                status not in _NOT_BOOKED,
             )
-        )
 
     def _transaction(
         self,

@@ -67,8 +67,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 # The slot builders skip the frozen-dataclass __init__, a third of the time per line.
-from cash_application.bank_files.bai2 import _new_money as new_money
-from cash_application.bank_files.bai2 import _new_transaction as new_transaction
+from cash_application.bank_files.builders import new_money, new_transaction
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.mt940_details import read_details
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction

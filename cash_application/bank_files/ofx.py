@@ -55,8 +55,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from cash_application.bank_files.bai2 import _new_money as new_money
-from cash_application.bank_files.bai2 import _new_transaction as new_transaction
+from cash_application.bank_files.builders import new_money, new_transaction
 from cash_application.bank_files.errors import BankFileError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
 from cash_application.bank_files.values import (

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from odoo_harness import OdooAdmin, odoo_settings
-from servers.odoo import OdooServer, free_port
+from servers.odoo import OdooServer
+from servers.ports import free_port
 from typer.testing import CliRunner
+from workspace import make_workspace
 
 from connectors.errors import AuthError, RetriesExhaustedError, RetryLaterError
 from connectors.odoo import OdooBooks, OdooRightsError, XmlRpc
@@ -667,12 +669,9 @@ steps = ["write-back"]
 def test_arlink_run_against_odoo_survives_a_lost_confirmation(
     odoo17: OdooServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import shutil
-
     admin = OdooAdmin(odoo17)
     seed_demo(admin)
-    shutil.copytree(EXAMPLES / "bank", tmp_path / "bank")
-    (tmp_path / "config.toml").write_text(CONFIG.format(url=odoo17.url))
+    make_workspace(tmp_path, CONFIG.format(url=odoo17.url), folders=["bank"])
     monkeypatch.setenv("ARLINK_TEST_ODOO_PASSWORD", "admin")
 
     def arlink(*args: str) -> dict[str, Any]:

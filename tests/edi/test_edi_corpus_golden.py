@@ -13,19 +13,16 @@ regenerated only on request, then reviewed by hand:
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
-from corpus import corpus_files, require_corpus
+from corpus import corpus_params, require_corpus
+from golden_files import assert_golden
 
 from edi.findings import Severity
 from edi.validate import validate
 
 GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("ARLINK_REGEN_GOLDEN") == "1"
 FOLDERS = ("edi/x12/810", "edi/x12/ack", "edi/x12/856", "edi/edifact/invoic", "edi/edifact/contrl")
 
 # The manifest's confirmed defects, as rule ids (a warning-level rule is marked so).
@@ -76,13 +73,6 @@ ALSO_FOUND: dict[str, set[str]] = {
 }
 
 
-def _corpus_params() -> list[Any]:
-    files = [path for folder in FOLDERS for path in corpus_files(folder)]
-    if not files:
-        return [pytest.param(None, id="corpus-missing")]
-    return [pytest.param(path, id=path.name) for path in files]
-
-
 def findings_json(data: bytes) -> list[dict[str, object]]:
     return [finding.to_json() for finding in validate(data)]
 
@@ -98,7 +88,7 @@ def _all_rules(findings: list[dict[str, object]]) -> set[str]:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(*FOLDERS))
 def test_corpus_file_findings_match_the_manifest(path: Path | None) -> None:
     if path is None:
         require_corpus("edi")
@@ -111,22 +101,12 @@ def test_corpus_file_findings_match_the_manifest(path: Path | None) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(*FOLDERS))
 def test_corpus_file_matches_its_golden_file(path: Path | None) -> None:
     if path is None:
         require_corpus("edi")
         return
-    actual = findings_json(path.read_bytes())
-    golden = GOLDEN / f"{path.name}.json"
-    if REGENERATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", "utf-8")
-        return
-    if not golden.exists():
-        pytest.fail(
-            f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review"
-        )
-    assert actual == json.loads(golden.read_text(encoding="utf-8"))
+    assert_golden(findings_json(path.read_bytes()), GOLDEN / f"{path.name}.json")
 
 
 @pytest.mark.corpus

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import re
-import socket
 import threading
 import time
 import traceback
@@ -1249,10 +1248,3 @@ def start_odoo(version: int = 17, **options: Any) -> Iterator[OdooServer]:
         yield server
     finally:
         server.stop()
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (for "host unreachable" tests)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from servers.ports import free_port
 
 
 def _bin_dir() -> Path:
@@ -31,12 +32,6 @@ def _bin_dir() -> Path:
     pytest.fail(
         "PostgreSQL server binaries not found: run `make test` as root or install postgresql"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +75,7 @@ def start_postgres() -> Iterator[PostgresServer]:
         )
     except subprocess.CalledProcessError as exc:
         pytest.fail(f"initdb failed: {exc.stderr[-2000:]}")
-    port = _free_port()
+    port = free_port()
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     log = base / "server.log"
     ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data)]

@@ -18,11 +18,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from servers.ports import free_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +44,7 @@ def start_redis() -> Iterator[RedisServer]:
     if binary is None:
         pytest.fail("redis-server not found: run `make test` as root or install redis-server")
     base = Path(tempfile.mkdtemp(prefix="arlink-redis-"))
-    port = _free_port()
+    port = free_port()
     log = base / "server.log"
     command = [
         binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(base),

@@ -31,13 +31,9 @@ from pathlib import Path
 
 import pytest
 
+from servers.ports import free_port
+
 SSHD = Path("/usr/sbin/sshd")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _root_only(path: Path) -> bool:
@@ -197,7 +193,7 @@ def start_sshd() -> Iterator[SshdServer]:
         authorized.write_text(client_public + "\n")
         authorized.chmod(0o644)
         config = etc / "sshd_config"
-        port = _free_port()
+        port = free_port()
         config.write_text(_config(base, port, user))
         _run(str(SSHD), "-t", "-f", str(config))
         log = base / "sshd.log"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
+from workspace import DEMO_CONFIG, make_workspace
 
 from sync_jobs.cli import app
 from sync_jobs.config import load_config
@@ -21,44 +22,26 @@ from sync_jobs.ledger import open_ledger
 from sync_jobs.ledger.schema import audit_log
 from sync_jobs.wiring import ledger_url
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "examples"
-
-CONFIG = """
-var_dir = "var"
-
-[books.main]
-kind = "files"
-path = "books"
-
-[sources.operating]
-kind = "folder"
-path = "bank"
-pattern = "*.bai2"
-
-[jobs.daily]
-books = "main"
-sources = ["operating"]
-
+CONFIG = (
+    DEMO_CONFIG
+    + """
 [jobs.writeback]
 books = "main"
 sources = ["operating"]
 steps = ["write-back"]
 """
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def workspace(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A copy of the demo with a config; the ledger on SQLite (default) or PostgreSQL."""
-    shutil.copytree(EXAMPLES / "books", tmp_path / "books")
-    shutil.copytree(EXAMPLES / "bank", tmp_path / "bank")
     config = CONFIG
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_server").new_database()
         config = f'[ledger]\nurl = "{url}"\n' + CONFIG.replace('var_dir = "var"', "")
         config = 'var_dir = "var"\n' + config
-    (tmp_path / "config.toml").write_text(config)
-    return tmp_path
+    return make_workspace(tmp_path, config)
 
 
 def arlink(workspace: Path, *args: str) -> tuple[int, str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from typer.testing import CliRunner
+from workspace import DEMO_CONFIG, make_workspace
 
 from sync_jobs.cli import app
 from sync_jobs.config import load_config
@@ -26,29 +26,8 @@ from sync_jobs.ledger import open_ledger
 from sync_jobs.ledger.audit import verify_chain
 from sync_jobs.wiring import ledger_url
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = """
-var_dir = "var"
-[books.main]
-kind = "files"
-path = "books"
-[sources.operating]
-kind = "folder"
-path = "bank"
-pattern = "*.bai2"
-[jobs.daily]
-books = "main"
-sources = ["operating"]
-"""
 _FS_EVENTS = {"os.rename", "os.remove", "os.mkdir", "shutil.copyfile"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT
-
-
-def make_workspace(folder: Path) -> Path:
-    shutil.copytree(ROOT / "examples" / "books", folder / "books")
-    shutil.copytree(ROOT / "examples" / "bank", folder / "bank")
-    (folder / "config.toml").write_text(CONFIG)
-    return folder
 
 
 def run_in_fork(workspace: Path, kill_at: int) -> tuple[int, int]:
@@ -140,7 +119,7 @@ def end_state(workspace: Path) -> dict[str, Any]:
 
 
 def test_killed_at_any_moment_then_rerun_ends_as_a_clean_run(tmp_path: Path) -> None:
-    clean = make_workspace(tmp_path / "clean")
+    clean = make_workspace(tmp_path / "clean", DEMO_CONFIG)
     status, moments = run_in_fork(clean, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     expected = end_state(clean)
@@ -149,7 +128,7 @@ def test_killed_at_any_moment_then_rerun_ends_as_a_clean_run(tmp_path: Path) -> 
     assert moments > 20
     differences = {}
     for kill_at in range(1, moments + 1):
-        workspace = make_workspace(tmp_path / f"killed-at-{kill_at}")
+        workspace = make_workspace(tmp_path / f"killed-at-{kill_at}", DEMO_CONFIG)
         status, _ = run_in_fork(workspace, kill_at)
         assert os.WIFSIGNALED(status), f"moment {kill_at}: the child was not killed"
         assert os.WTERMSIG(status) == signal.SIGKILL

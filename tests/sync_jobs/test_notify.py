@@ -4,7 +4,6 @@ server on loopback), and a broken notifier never changes the job's outcome."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -14,10 +13,9 @@ from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
+from workspace import make_workspace
 
 from sync_jobs.cli import app
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -47,15 +45,14 @@ def webhook() -> Iterator[str]:
 
 
 def workspace(tmp_path: Path, notify: str) -> Path:
-    shutil.copytree(ROOT / "examples" / "books", tmp_path / "books")
-    shutil.copytree(ROOT / "examples" / "bank", tmp_path / "bank")
-    invoices = tmp_path / "books" / "open_invoices.csv"
-    invoices.write_text(invoices.read_text() + "BAD,INV-X,C001,USD,1.001,1.00,,,,\n")
-    (tmp_path / "config.toml").write_text(
+    make_workspace(
+        tmp_path,
         'var_dir = "var"\n[books.main]\nkind = "files"\npath = "books"\n'
         '[sources.op]\nkind = "folder"\npath = "bank"\n'
-        '[jobs.daily]\nbooks = "main"\nsources = ["op"]\n' + notify
+        '[jobs.daily]\nbooks = "main"\nsources = ["op"]\n' + notify,
     )
+    invoices = tmp_path / "books" / "open_invoices.csv"
+    invoices.write_text(invoices.read_text() + "BAD,INV-X,C001,USD,1.001,1.00,,,,\n")
     return tmp_path
 
 

@@ -5,7 +5,6 @@ racing on the same files and steps never parse, decide or write back anything tw
 from __future__ import annotations
 
 import csv
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from celery import group
 from servers.postgres import PostgresServer
 from servers.redis import RedisServer
 from typer.testing import CliRunner
+from workspace import DEMO_CONFIG, make_workspace
 
 from bench.workers import generate_day, running_workers
 from sync_jobs.cli import app
@@ -32,35 +32,23 @@ from sync_jobs.ledger.schema import (
 from sync_jobs.wiring import ledger_url
 from sync_jobs.workers import TASK_PARSE_FILE, TASK_STEP, make_celery
 
-JOBS = """
-var_dir = "var"
-[books.main]
-kind = "files"
-path = "books"
-[sources.operating]
-kind = "folder"
-path = "bank"
-pattern = "*.bai2"
-[jobs.daily]
-books = "main"
-sources = ["operating"]
-[jobs.intake]
+JOBS = (
+    DEMO_CONFIG
+    + """[jobs.intake]
 books = "main"
 sources = ["operating"]
 steps = ["pull", "fetch"]
 """
+)
 
 
 def workspace(folder: Path, day: Path, ledger: str | None, broker: str | None) -> Path:
     """A copy of the generated day with a config on `ledger` (None: the default SQLite
     file), with `[workers]` on `broker`."""
-    shutil.copytree(day / "books", folder / "books")
-    shutil.copytree(day / "bank", folder / "bank")
     config = f'[ledger]\nurl = "{ledger}"\n' if ledger is not None else ""
     if broker is not None:
         config += f'[workers]\nbroker_url = "{broker}"\nstep_timeout_seconds = 300\n'
-    (folder / "config.toml").write_text(JOBS + config)
-    return folder / "config.toml"
+    return make_workspace(folder, JOBS + config, source=day) / "config.toml"
 
 
 def arlink(config: Path, *args: str) -> str:

@@ -12,62 +12,23 @@ Golden files are regenerated only on request, then reviewed by hand:
 from __future__ import annotations
 
 import json
-import os
 import re
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+import bank_golden
 import pytest
-from corpus import REPO, corpus_files, require_corpus
+from corpus import REPO, corpus_params, require_corpus
 
 from cash_application.bank_files.bai2 import parse_bai2
-from cash_application.bank_files.errors import BankFileError, BankFileIntegrityError
-from cash_application.bank_files.to_json import parsed_file_to_json
+from cash_application.bank_files.errors import BankFileError
 
-GOLDEN = Path(__file__).parent / "golden"
-REGENERATE = os.environ.get("ARLINK_REGEN_GOLDEN") == "1"
+GOLDEN = bank_golden.GOLDEN
+outcome = partial(bank_golden.outcome, parse_bai2)
 DEMO_FILES = sorted((REPO / "examples" / "bank").glob("*.bai2"))
 
 # A 16 record starts a line, or follows another record's `/` on the same line.
 _DETAIL_RECORD = re.compile(r"(?:^|/[ \t]+)16,", re.MULTILINE)
-
-
-def _corpus_params() -> list[Any]:
-    files = corpus_files("bank/bai2")
-    if not files:
-        return [pytest.param(None, id="corpus-missing")]
-    return [pytest.param(path, id=path.name) for path in files]
-
-
-def outcome(data: bytes, name: str, *, check_integrity: bool = True) -> dict[str, Any]:
-    """The parse result as golden JSON: the file, or the error that rejects it."""
-    try:
-        parsed = parse_bai2(data, name, check_integrity=check_integrity)
-    except BankFileError as exc:
-        return {"error": {"type": type(exc).__name__, "line": exc.line, "field": exc.field}}
-    return parsed_file_to_json(parsed)
-
-
-def assert_golden(actual: dict[str, Any], golden: Path) -> None:
-    if REGENERATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        return
-    if not golden.exists():
-        pytest.fail(
-            f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review"
-        )
-    assert actual == json.loads(golden.read_text(encoding="utf-8"))
-
-
-def check_file(path: Path) -> None:
-    data = path.read_bytes()
-    strict = outcome(data, path.name)
-    assert_golden(strict, GOLDEN / f"{path.name}.json")
-    if strict.get("error", {}).get("type") == BankFileIntegrityError.__name__:
-        lenient = outcome(data, path.name, check_integrity=False)
-        assert "error" not in lenient, "only the control totals may reject this file"
-        assert_golden(lenient, GOLDEN / f"{path.name}.lenient.json")
 
 
 def count_detail_records(data: bytes) -> int:
@@ -75,21 +36,21 @@ def count_detail_records(data: bytes) -> int:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params("bank/bai2"))
 def test_corpus_file_matches_its_golden_file(path: Path | None) -> None:
     if path is None:
         require_corpus("bank/bai2")
         return
-    check_file(path)
+    bank_golden.check_file(parse_bai2, path, GOLDEN, integrity_checked="control totals")
 
 
 @pytest.mark.parametrize("path", DEMO_FILES, ids=[path.name for path in DEMO_FILES])
 def test_demo_file_matches_its_golden_file(path: Path) -> None:
-    check_file(path)
+    bank_golden.check_file(parse_bai2, path, GOLDEN, integrity_checked="control totals")
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params("bank/bai2"))
 def test_every_detail_record_becomes_one_transaction(path: Path | None) -> None:
     """No silent under-count: as many transactions as 16 records, or a rejected file."""
     if path is None:

@@ -12,50 +12,21 @@ Golden files are regenerated only on request, then reviewed by hand:
 from __future__ import annotations
 
 import json
-import os
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+import bank_golden
 import pytest
-from corpus import corpus_files, require_corpus
+from corpus import corpus_params, require_corpus
 from lxml import etree
 
 from cash_application.bank_files.camt import parse_camt
 from cash_application.bank_files.detect import detect_format
-from cash_application.bank_files.errors import BankFileError, BankFileIntegrityError
-from cash_application.bank_files.to_json import parsed_file_to_json
+from cash_application.bank_files.errors import BankFileError
 
-GOLDEN = Path(__file__).parent / "golden" / "camt"
-REGENERATE = os.environ.get("ARLINK_REGEN_GOLDEN") == "1"
+GOLDEN = bank_golden.GOLDEN / "camt"
+outcome = partial(bank_golden.outcome, parse_camt)
 CORPUS = "bank/camt053"
-
-
-def _corpus_params() -> list[Any]:
-    files = corpus_files(CORPUS)
-    if not files:
-        return [pytest.param(None, id="corpus-missing")]
-    return [pytest.param(path, id=path.name) for path in files]
-
-
-def outcome(data: bytes, name: str, *, check_integrity: bool = True) -> dict[str, Any]:
-    """The parse result as golden JSON: the file, or the error that rejects it."""
-    try:
-        parsed = parse_camt(data, name, check_integrity=check_integrity)
-    except BankFileError as exc:
-        return {"error": {"type": type(exc).__name__, "line": exc.line, "field": exc.field}}
-    return parsed_file_to_json(parsed)
-
-
-def assert_golden(actual: dict[str, Any], golden: Path) -> None:
-    if REGENERATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        return
-    if not golden.exists():
-        pytest.fail(
-            f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review"
-        )
-    assert actual == json.loads(golden.read_text(encoding="utf-8"))
 
 
 def count_credits_and_debits(data: bytes) -> int:
@@ -72,22 +43,16 @@ def count_credits_and_debits(data: bytes) -> int:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_corpus_file_matches_its_golden_file(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)
         return
-    data = path.read_bytes()
-    strict = outcome(data, path.name)
-    assert_golden(strict, GOLDEN / f"{path.name}.json")
-    if strict.get("error", {}).get("type") == BankFileIntegrityError.__name__:
-        lenient = outcome(data, path.name, check_integrity=False)
-        assert "error" not in lenient, "only the balances may reject this file"
-        assert_golden(lenient, GOLDEN / f"{path.name}.lenient.json")
+    bank_golden.check_file(parse_camt, path, GOLDEN, integrity_checked="balances")
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_every_entry_and_detail_is_accounted_for(path: Path | None) -> None:
     """No silent under-count: every entry, and every detail of a batch, is a transaction."""
     if path is None:
@@ -148,7 +113,7 @@ def test_known_rejections() -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_detected_from_content_as_the_format_the_parser_names(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus import corpus_files, require_corpus
+from corpus import corpus_params, require_corpus
 from lxml import etree
 
 from cash_application.bank_files.camt import parse_camt
@@ -34,11 +34,6 @@ pycamt_parser = pytest.importorskip("pycamt.parser")
 camt053 = pytest.importorskip("camt053")
 
 CORPUS = "bank/camt053"
-
-
-def _params() -> list[Any]:
-    files = corpus_files(CORPUS)
-    return [pytest.param(p, id=p.name) for p in files] or [pytest.param(None, id="corpus-missing")]
 
 
 def _ours(data: bytes, name: str) -> ParsedFile | None:
@@ -54,7 +49,7 @@ def _entries(data: bytes) -> list[Any]:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_pycamt_agrees_or_the_disagreement_is_explained(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)
@@ -82,7 +77,7 @@ def test_pycamt_agrees_or_the_disagreement_is_explained(path: Path | None) -> No
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_camt053_agrees_or_the_disagreement_is_explained(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)

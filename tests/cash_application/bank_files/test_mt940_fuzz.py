@@ -8,11 +8,11 @@ a crash of the job.
 
 from __future__ import annotations
 
+import fuzzing
 from corpus import corpus_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cash_application.bank_files.errors import BankFileError
 from cash_application.bank_files.mt940 import parse_mt940
 
 # SWIFT blocks, a reversal, a split :61:, German, Dutch and mBank :86:, an MT942.
@@ -44,39 +44,11 @@ BUILT_IN_SAMPLE = b"""{1:F01ASNBNL21XXXX0000000000}{2:O940ASNBNL21XXXXN}{3:}{4:
 
 SEEDS: list[bytes] = [BUILT_IN_SAMPLE, *(path.read_bytes() for path in corpus_files("bank/mt940"))]
 
-_MUTATION = st.tuples(
-    st.sampled_from(["flip", "insert", "delete", "replace"]),
-    st.integers(min_value=0, max_value=1 << 20),
-    st.sampled_from(list(b":,/\n\r -?+{}0123456789CDRN") + list(range(256))),
-)
-
-
-def _mutate(data: bytes, mutations: list[tuple[str, int, int]]) -> bytes:
-    buffer = bytearray(data)
-    for kind, position, byte in mutations:
-        at = position % (len(buffer) + 1)
-        if kind == "insert" or not buffer:
-            buffer[at:at] = bytes([byte])
-        elif kind == "delete":
-            del buffer[min(at, len(buffer) - 1)]
-        elif kind == "flip":
-            buffer[min(at, len(buffer) - 1)] ^= 1 << (byte % 8)
-        else:
-            buffer[min(at, len(buffer) - 1)] = byte
-    return bytes(buffer)
+_MUTATION = fuzzing.mutation_strategy(b":,/\n\r -?+{}0123456789CDRN")
 
 
 def _parses_or_names_the_problem(data: bytes) -> None:
-    for check_integrity in (True, False):
-        problem: BankFileError | None = None
-        try:
-            parse_mt940(data, "fuzz.sta", check_integrity=check_integrity)
-        except BankFileError as exc:  # anything else fails the test
-            problem = exc
-        if problem is not None:
-            assert problem.file == "fuzz.sta"
-            assert problem.line is not None
-            assert problem.line >= 1
+    fuzzing.parses_or_names_the_problem(parse_mt940, data, "fuzz.sta", line_required=True)
 
 
 def test_built_in_sample_parses() -> None:
@@ -90,7 +62,7 @@ def test_built_in_sample_parses() -> None:
     mutations=st.lists(_MUTATION, min_size=1, max_size=6),
 )
 def test_mutated_files_raise_only_bank_file_errors(seed: int, mutations: list) -> None:
-    _parses_or_names_the_problem(_mutate(SEEDS[seed], mutations))
+    _parses_or_names_the_problem(fuzzing.mutate(SEEDS[seed], mutations))
 
 
 @settings(max_examples=200, deadline=None)

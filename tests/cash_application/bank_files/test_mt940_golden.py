@@ -15,31 +15,23 @@ Golden files are regenerated only on request, then reviewed by hand:
 from __future__ import annotations
 
 import json
-import os
 import re
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+import bank_golden
 import pytest
-from corpus import corpus_dir, corpus_files, require_corpus
+from corpus import corpus_dir, corpus_params, require_corpus
 
-from cash_application.bank_files.errors import BankFileError, BankFileIntegrityError
+from cash_application.bank_files.errors import BankFileError
 from cash_application.bank_files.mt940 import parse_mt940
-from cash_application.bank_files.to_json import parsed_file_to_json
 
-GOLDEN = Path(__file__).parent / "golden" / "mt940"
-REGENERATE = os.environ.get("ARLINK_REGEN_GOLDEN") == "1"
+GOLDEN = bank_golden.GOLDEN / "mt940"
+outcome = partial(bank_golden.outcome, parse_mt940)
 SUBDIR = "bank/mt940"
 
 # A statement line starts a line (`:61:`); `:\n61:` does not occur in the corpus.
 _STATEMENT_LINE = re.compile(rb"^:61:", re.MULTILINE)
-
-
-def _corpus_params() -> list[Any]:
-    files = corpus_files(SUBDIR)
-    if not files:
-        return [pytest.param(None, id="corpus-missing")]
-    return [pytest.param(path, id=path.name) for path in files]
 
 
 def manifest_notes() -> dict[str, str]:
@@ -53,48 +45,21 @@ def manifest_notes() -> dict[str, str]:
     return notes
 
 
-def outcome(data: bytes, name: str, *, check_integrity: bool = True) -> dict[str, Any]:
-    """The parse result as golden JSON: the file, or the error that rejects it."""
-    try:
-        parsed = parse_mt940(data, name, check_integrity=check_integrity)
-    except BankFileError as exc:
-        return {"error": {"type": type(exc).__name__, "line": exc.line, "field": exc.field}}
-    return parsed_file_to_json(parsed)
-
-
-def assert_golden(actual: dict[str, Any], golden: Path) -> None:
-    if REGENERATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        return
-    if not golden.exists():
-        pytest.fail(
-            f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review"
-        )
-    assert actual == json.loads(golden.read_text(encoding="utf-8"))
-
-
 def count_statement_lines(data: bytes) -> int:
     return len(_STATEMENT_LINE.findall(data))
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(SUBDIR))
 def test_corpus_file_matches_its_golden_file(path: Path | None) -> None:
     if path is None:
         require_corpus(SUBDIR)
         return
-    data = path.read_bytes()
-    strict = outcome(data, path.name)
-    assert_golden(strict, GOLDEN / f"{path.name}.json")
-    if strict.get("error", {}).get("type") == BankFileIntegrityError.__name__:
-        lenient = outcome(data, path.name, check_integrity=False)
-        assert "error" not in lenient, "only the balances may reject this file"
-        assert_golden(lenient, GOLDEN / f"{path.name}.lenient.json")
+    bank_golden.check_file(parse_mt940, path, GOLDEN, integrity_checked="balances")
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(SUBDIR))
 def test_every_statement_line_becomes_one_transaction(path: Path | None) -> None:
     """No silent under-count: as many transactions as `:61:` lines, or a rejected file."""
     if path is None:

@@ -14,10 +14,9 @@ import warnings
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from corpus import corpus_files, require_corpus
+from corpus import corpus_params, require_corpus
 from test_mt940_golden import KNOWN_SYNTAX_REJECTIONS, manifest_notes
 
 from cash_application.bank_files.errors import BankFileError
@@ -61,13 +60,6 @@ DISAGREEMENTS = {
 }
 
 
-def _corpus_params() -> list[Any]:
-    files = corpus_files(SUBDIR)
-    if not files:
-        return [pytest.param(None, id="corpus-missing")]
-    return [pytest.param(path, id=path.name) for path in files]
-
-
 def ours(data: bytes, name: str) -> list[Row]:
     parsed = parse_mt940(data, name, check_integrity=False)
     return [
@@ -106,7 +98,7 @@ def _plain(value: date | None) -> date | None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(SUBDIR))
 def test_same_transactions_as_the_oracle(path: Path | None) -> None:
     if path is None:
         require_corpus(SUBDIR)

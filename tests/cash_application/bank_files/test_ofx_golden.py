@@ -8,54 +8,24 @@ rejected. Golden files are regenerated only on request, then reviewed by hand:
 
 from __future__ import annotations
 
-import json
-import os
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+import bank_golden
 import pytest
-from corpus import corpus_files, require_corpus
+from corpus import corpus_params, require_corpus
+from golden_files import assert_golden
 
 from cash_application.bank_files.detect import detect_format
-from cash_application.bank_files.errors import BankFileError
 from cash_application.bank_files.ofx import parse_ofx
-from cash_application.bank_files.to_json import parsed_file_to_json
 
-GOLDEN = Path(__file__).parent / "golden" / "ofx"
-REGENERATE = os.environ.get("ARLINK_REGEN_GOLDEN") == "1"
+GOLDEN = bank_golden.GOLDEN / "ofx"
+outcome = partial(bank_golden.outcome, parse_ofx)
 CORPUS = "bank/ofx"
 
 
-def _corpus_params() -> list[Any]:
-    files = corpus_files(CORPUS)
-    if not files:
-        return [pytest.param(None, id="corpus-missing")]
-    return [pytest.param(path, id=path.name) for path in files]
-
-
-def outcome(data: bytes, name: str) -> dict[str, Any]:
-    """The parse result as golden JSON: the file, or the error that rejects it."""
-    try:
-        parsed = parse_ofx(data, name)
-    except BankFileError as exc:
-        return {"error": {"type": type(exc).__name__, "line": exc.line, "field": exc.field}}
-    return parsed_file_to_json(parsed)
-
-
-def assert_golden(actual: dict[str, Any], golden: Path) -> None:
-    if REGENERATE:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        return
-    if not golden.exists():
-        pytest.fail(
-            f"no golden file {golden.name}; create it with ARLINK_REGEN_GOLDEN=1 and review"
-        )
-    assert actual == json.loads(golden.read_text(encoding="utf-8"))
-
-
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_corpus_file_matches_its_golden_file(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)
@@ -64,7 +34,7 @@ def test_corpus_file_matches_its_golden_file(path: Path | None) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_every_stmttrn_is_one_transaction(path: Path | None) -> None:
     """No silent under-count: as many transactions as `<STMTTRN>` tags, or a rejected file."""
     if path is None:
@@ -79,7 +49,7 @@ def test_every_stmttrn_is_one_transaction(path: Path | None) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("path", _corpus_params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_detected_from_content(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus import corpus_files, require_corpus
+from corpus import corpus_params, require_corpus
 
 from cash_application.bank_files.errors import BankFileError, BankFileSyntaxError
 from cash_application.bank_files.ofx import parse_ofx
@@ -33,11 +33,6 @@ from cash_application.bank_files.ofx import parse_ofx
 ofxparse = pytest.importorskip("ofxparse")
 
 CORPUS = "bank/ofx"
-
-
-def _params() -> list[Any]:
-    files = corpus_files(CORPUS)
-    return [pytest.param(p, id=p.name) for p in files] or [pytest.param(None, id="corpus-missing")]
 
 
 def _theirs(data: bytes) -> list[tuple[str | None, Decimal, Any]] | Exception:
@@ -56,7 +51,7 @@ def _theirs(data: bytes) -> list[tuple[str | None, Decimal, Any]] | Exception:
 
 @pytest.mark.corpus
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", corpus_params(CORPUS))
 def test_ofxparse_agrees_or_the_disagreement_is_explained(path: Path | None) -> None:
     if path is None:
         require_corpus(CORPUS)
