@@ -427,24 +427,8 @@ def _detail_fields(
     if not amount:
         raise _syntax(file_name, fields.line, "amount", "a transaction detail needs an amount")
     funds_type = fields.take() or ""
-    value_text = ""
-    if funds_type in _PLAIN_FUNDS:
-        pass
-    elif funds_type == "V":
-        value_text = fields.take() or ""
-        fields.take()  # value time: reference only
-    elif funds_type == "S":
-        for _ in range(3):
-            _availability_amount(fields, file_name)
-    elif funds_type == "D":
-        for _ in range(_distribution_count(fields, file_name)):
-            _distribution_days(fields, file_name)
-            _availability_amount(fields, file_name)
-    else:
-        raise _syntax(
-            file_name, fields.line, "funds_type",
-            f"must be one of 0, 1, 2, Z, S, V, D or blank, found {funds_type!r}",
-        )  # fmt: skip
+    # Plain funds types add no fields: checked inline, it is most records' path.
+    value_text = "" if funds_type in _PLAIN_FUNDS else _read_funds(fields, file_name, funds_type)
     # No trailing-comma-slash tolerance here: `16,699,971,,,/` followed by an 88 is a
     # blank customer reference and then the text in the 88 (NatWest, SVB samples).
     bank_ref = fields.take() or ""
@@ -486,23 +470,8 @@ def _read_account(
         amount_text = fields.take() or ""
         item_count = fields.take() or ""
         funds_type = fields.take() or ""
-        if funds_type in _PLAIN_FUNDS:
-            pass
-        elif funds_type == "V":
-            fields.take()
-            fields.take()
-        elif funds_type == "S":
-            for _ in range(3):
-                _availability_amount(fields, file_name)
-        elif funds_type == "D":
-            for _ in range(_distribution_count(fields, file_name)):
-                _distribution_days(fields, file_name)
-                _availability_amount(fields, file_name)
-        else:
-            raise _syntax(
-                file_name, fields.line, "funds_type",
-                f"must be one of 0, 1, 2, Z, S, V, D or blank, found {funds_type!r}",
-            )  # fmt: skip
+        if funds_type not in _PLAIN_FUNDS:
+            _read_funds(fields, file_name, funds_type)
         if item_count and not (item_count.isascii() and item_count.isdigit()):
             raise _syntax(
                 file_name, fields.line, "item_count", f"must be digits, found {item_count!r}"
@@ -573,6 +542,31 @@ def _read_file_header(
 
 
 # ---- field helpers ------------------------------------------------------------------
+
+
+def _read_funds(fields: _Fields, file_name: str, funds_type: str) -> str:
+    """Consume the fields a funds type adds (spec "Funds Type"): S three availability
+    amounts, V a value date and time, D a count and that many (days, amount) pairs.
+    Return V's value date text ("" for the others)."""
+    if funds_type == "V":
+        value_text = fields.take() or ""
+        fields.take()  # value time: reference only
+        return value_text
+    if funds_type == "S":
+        for _ in range(3):
+            _availability_amount(fields, file_name)
+        return ""
+    if funds_type == "D":
+        for _ in range(_distribution_count(fields, file_name)):
+            _distribution_days(fields, file_name)
+            _availability_amount(fields, file_name)
+        return ""
+    if funds_type in _PLAIN_FUNDS:
+        return ""
+    raise _syntax(
+        file_name, fields.line, "funds_type",
+        f"must be one of 0, 1, 2, Z, S, V, D or blank, found {funds_type!r}",
+    )  # fmt: skip
 
 
 def _trailer_number(
