@@ -7,6 +7,7 @@ from collections.abc import Callable
 from cash_application.bank_files.bai2 import parse_bai2
 from cash_application.bank_files.camt import camt_message, parse_camt
 from cash_application.bank_files.errors import BankFileSyntaxError
+from cash_application.bank_files.lockbox import looks_like_lockbox, parse_lockbox
 from cash_application.bank_files.mt940 import looks_like_mt940, parse_mt940
 from cash_application.bank_files.ofx import looks_like_ofx, parse_ofx
 from cash_application.bank_files.records import ParsedFile
@@ -17,6 +18,7 @@ PARSERS: dict[str, Parser] = {"bai2": parse_bai2, "mt940": parse_mt940, "mt942":
 # camt: one parser for the three messages; it names the format from the namespace.
 PARSERS.update({"camt.052": parse_camt, "camt.053": parse_camt, "camt.054": parse_camt})
 PARSERS["ofx"] = parse_ofx
+PARSERS["lockbox"] = parse_lockbox
 
 
 def detect_format(data: bytes, file_name: str) -> str:
@@ -31,6 +33,8 @@ def detect_format(data: bytes, file_name: str) -> str:
         return camt
     if looks_like_ofx(data[:4096]):
         return "ofx"
+    if looks_like_lockbox(head):  # last: a `1` record, then a `2` or `5`
+        return "lockbox"
     raise BankFileSyntaxError(
         f"not a bank file format arlink reads (known: {', '.join(PARSERS)})",
         file=file_name,

@@ -1,0 +1,482 @@
+"""BAI lockbox transmissions (fixed-width records 1/2/5/6/4/7/8/9) to statements.
+
+A lockbox file reports the checks a bank received at a lockbox and deposited:
+
+    1  Immediate Address Header    once, first
+    2  Service Record              after the header
+    5  Lockbox Header              one per lockbox: its number and deposit date
+    6  Detail Record               one check: amount, MICR routing/account, number, remitter
+    4  Overflow Record             remittance data of the check before it (invoices, amounts)
+    7  Batch Total                 closes a batch of checks: count and total
+    8  Lockbox Total               closes a lockbox: count and total of its checks
+    9  Destination Trailer         last: the number of records in the file
+
+Field positions differ per bank, so they are data: a `LockboxLayout` read from a
+TOML file (`mappings/lockbox/default.toml` ships the layout of the FundersClub
+sample). Lines shorter than the record size are read as if padded with blanks.
+
+`parse_lockbox` returns one `Statement` per lockbox (account: the lockbox number,
+date: the deposit date, no balances) and one credit `Transaction` per check:
+
+    amount          record 6 amount (implied decimals of the layout's currency)
+    payer_account   "<routing>/<account>" from the MICR line, as written
+    bank_reference  the check number (leading zeros dropped), else "<batch>/<item>"
+    payer_name      the remitter, when present
+    remittance      the overflow records' text, one record per line ("; " joined)
+    invoice_refs    the invoice numbers of the overflow records (and record 6's
+                    invoice field, when the layout has one)
+
+Batch totals (7), lockbox totals (8) and the record count (9) are checked in
+integer minor units (bai-lockbox converts to float and rejects valid files with
+cents); a disagreement raises `BankFileIntegrityError`, a malformed record
+`BankFileSyntaxError`, both naming the file, the 1-based line and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import mappings
+from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
+from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from mappings.money import Money, MoneyError, currency_exponent
+
+FORMAT = "lockbox"
+DEFAULT_LAYOUT_PATH = Path(mappings.__file__).parent / "lockbox" / "default.toml"
+
+# The fields the parser reads per record type: (required, optional).
+_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "1": (frozenset(), frozenset({"processing_date"})),
+    "2": (frozenset(), frozenset()),
+    "5": (frozenset({"lockbox", "deposit_date"}), frozenset()),
+    "6": (
+        frozenset({"batch", "item", "amount"}),
+        frozenset({"routing", "account", "check_number", "check_date", "remitter", "invoice"}),
+    ),
+    "4": (
+        frozenset({"batch", "item"}),
+        frozenset({"sequence", "indicator", "text", "invoice", "invoice_amount"}),
+    ),
+    "7": (frozenset({"count", "total"}), frozenset({"batch"})),
+    "8": (frozenset({"count", "total"}), frozenset({"lockbox"})),
+    "9": (frozenset({"records"}), frozenset()),
+}
+_DATE_FORMATS = frozenset({"YYMMDD", "MMDDYY", "YYYYMMDD", "MMDDYYYY"})
+# Which record types may follow which.
+_SUCCESSORS = {
+    None: frozenset("1"),
+    "1": frozenset("25"),
+    "2": frozenset("25"),
+    "5": frozenset("678"),
+    "6": frozenset("647"),
+    "4": frozenset("647"),
+    "7": frozenset("68"),
+    "8": frozenset("59"),
+    "9": frozenset(),
+}
+_NAMES = {
+    "1": "header `1`", "2": "service record `2`", "5": "lockbox header `5`",
+    "6": "detail `6`", "4": "overflow `4`", "7": "batch total `7`",
+    "8": "lockbox total `8`", "9": "file trailer `9`",
+}  # fmt: skip
+_DIGITS = re.compile(r"[0-9]+")
+# An amount in overflow free text: 1,234.56 or 1234.56 (two decimals).
+_TEXT_AMOUNT = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})*\.[0-9]{2}|-?[0-9]+\.[0-9]{2}")
+
+
+class LockboxLayoutError(ValueError):
+    """A layout file that is not usable; names the file and every bad key at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockboxLayout:
+    """Positions of each record type's fields, as `(start, end)` slices (see default.toml)."""
+
+    currency: str
+    date_format: str
+    check_date_format: str
+    records: Mapping[str, Mapping[str, tuple[int, int]]]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> LockboxLayout:
+        """Read a layout file (default: the shipped `default.toml`)."""
+        source = path or DEFAULT_LAYOUT_PATH
+        try:
+            raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LockboxLayoutError(f"{source}: cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise LockboxLayoutError(f"{source}: {exc}") from None
+        return cls.from_dict(raw, source=str(source))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], *, source: str = "<layout>") -> LockboxLayout:
+        """A layout from parsed TOML; every problem reported at once with its key path."""
+        problems: list[str] = []
+        currency = raw.get("currency", "USD")
+        try:
+            currency_exponent(currency)
+            currency = currency.upper()
+        except (MoneyError, TypeError, AttributeError):
+            problems.append(f"currency: expected an ISO 4217 code, found {currency!r}")
+        formats = {}
+        for key, default in (("date_format", "YYMMDD"), ("check_date_format", "MMDDYY")):
+            value = raw.get(key, default)
+            if value not in _DATE_FORMATS:
+                problems.append(f"{key}: expected one of {sorted(_DATE_FORMATS)}, found {value!r}")
+            formats[key] = value
+        unknown = set(raw) - {"currency", "date_format", "check_date_format", "record"}
+        problems += [f"{key}: unknown key" for key in sorted(unknown)]
+        tables = raw.get("record", {})
+        if not isinstance(tables, Mapping):
+            tables = {}
+            problems.append("record: expected a table per record type")
+        records: dict[str, dict[str, tuple[int, int]]] = {}
+        for code, (required, optional) in _FIELDS.items():
+            table = tables.get(code, {})
+            if not isinstance(table, Mapping):
+                problems.append(f"record.{code}: expected a table")
+                continue
+            fields: dict[str, tuple[int, int]] = {}
+            for name, span in table.items():
+                path = f"record.{code}.{name}"
+                if name not in required | optional:
+                    problems.append(f"{path}: unknown field (known: {sorted(required | optional)})")
+                elif not (
+                    isinstance(span, list)
+                    and len(span) == 2
+                    and all(type(n) is int for n in span)
+                    and 1 <= span[0] < span[1]
+                ):
+                    problems.append(f"{path}: expected [start, end] with 1 <= start < end")
+                else:
+                    fields[name] = (span[0], span[1])
+            problems += [
+                f"record.{code}.{name}: missing" for name in sorted(required - set(fields))
+            ]
+            records[code] = fields
+        problems += [
+            f"record.{code}: unknown record type" for code in sorted(set(tables) - set(_FIELDS))
+        ]
+        if "4" in records and "text" not in records["4"] and "invoice" not in records["4"]:
+            problems.append("record.4: needs `text` or `invoice`")
+        if problems:
+            raise LockboxLayoutError(f"{source}: " + "; ".join(problems))
+        return cls(
+            currency=currency,
+            date_format=formats["date_format"],
+            check_date_format=formats["check_date_format"],
+            records=records,
+        )
+
+
+DEFAULT_LAYOUT = LockboxLayout.load()
+
+
+def looks_like_lockbox(head: bytes) -> bool:
+    """Whether the start of a file is a lockbox transmission: a `1` header record of
+    digits and letters, then a `2` service record or a `5` lockbox header."""
+    lines = [line for line in head.split(b"\n", 3)[:3] if line.strip()]
+    return (
+        len(lines) >= 2
+        and re.fullmatch(rb"1[0-9]{2}[ 0-9A-Za-z]*\r?", lines[0]) is not None
+        and lines[1][:1] in (b"2", b"5")
+    )
+
+
+def parse_lockbox(
+    data: bytes,
+    file_name: str,
+    *,
+    check_integrity: bool = True,
+    layout: LockboxLayout = DEFAULT_LAYOUT,
+) -> ParsedFile:
+    """Parse a whole lockbox transmission (format "lockbox"); see the module docstring.
+
+    Raises `BankFileSyntaxError` for anything that is not a well-formed transmission
+    in `layout` (including an empty or truncated file) and, when `check_integrity` is
+    true, `BankFileIntegrityError` for a total or count that disagrees with the checks.
+    """
+    return _Reader(file_name, check_integrity, layout).read(bytes(data))
+
+
+@dataclass(slots=True)
+class _Check:
+    """A record 6 and its overflows, until the next record completes it."""
+
+    first_line: int
+    last_line: int
+    batch: str
+    item: str
+    amount: int
+    payer_account: str | None
+    bank_reference: str
+    payer_name: str | None
+    texts: list[str]
+    invoices: list[str]
+    expect_more: bool = False  # the last overflow said more follows
+    overflows: int = 0
+
+
+class _Reader:
+    """The state of one parse: the lockbox, batch and check being read."""
+
+    def __init__(self, file_name: str, check_integrity: bool, layout: LockboxLayout) -> None:
+        self.file_name = file_name
+        self.check_integrity = check_integrity
+        self.layout = layout
+        self.currency = layout.currency
+        self.statements: list[Statement] = []
+        self.transactions: list[Transaction] = []
+        self.check: _Check | None = None
+        self.lockbox = ""
+        self.deposit_date: date | None = None
+        self.batch_count = self.batch_total = 0
+        self.lockbox_count = self.lockbox_total = 0
+
+    def read(self, data: bytes) -> ParsedFile:
+        text = data.decode("latin-1").removeprefix("\xef\xbb\xbf")
+        lines = text.split("\n")
+        previous: str | None = None
+        records = 0
+        for lineno, raw in enumerate(lines, 1):
+            line = raw.rstrip("\r\x1a")
+            if not line.strip():
+                continue
+            code = line[0]
+            if code not in _SUCCESSORS[previous]:
+                expected = " or ".join(_NAMES[c] for c in sorted(_SUCCESSORS[previous]))
+                expected = expected or "nothing after the file trailer `9`"
+                found = _NAMES.get(code, f"a line starting {line[:3]!r}")
+                raise self._syntax(lineno, "record_type", f"expected {expected}, found {found}")
+            records += 1
+            if code in "678":
+                self._finish_check(lineno)
+            if code == "1":
+                self._date(line, lineno, "1", "processing_date", self.layout.date_format)
+            elif code == "5":
+                self._lockbox_header(line, lineno)
+            elif code == "6":
+                self._detail(line, lineno)
+            elif code == "4":
+                self._overflow(line, lineno)
+            elif code == "7":
+                self._batch_total(line, lineno)
+            elif code == "8":
+                self._lockbox_total(line, lineno)
+            elif code == "9":
+                expected_records = self._number(line, lineno, "9", "records")
+                if self.check_integrity and expected_records != records:
+                    raise self._integrity(
+                        lineno,
+                        "records",
+                        f"says {expected_records} records, the file has {records}",
+                    )
+            previous = code
+        if previous != "9":
+            raise self._syntax(len(lines), "record_type", "the file ends before its trailer `9`")
+        return ParsedFile(format=FORMAT, statements=tuple(self.statements))
+
+    # ---- records ---------------------------------------------------------------
+
+    def _lockbox_header(self, line: str, lineno: int) -> None:
+        self.lockbox = self._text(line, "5", "lockbox") or ""
+        self.deposit_date = self._date(line, lineno, "5", "deposit_date", self.layout.date_format)
+        self.transactions = []
+        self.batch_count = self.batch_total = self.lockbox_count = self.lockbox_total = 0
+
+    def _detail(self, line: str, lineno: int) -> None:
+        batch = self._digits(line, lineno, "6", "batch")
+        item = self._digits(line, lineno, "6", "item")
+        amount = self._number(line, lineno, "6", "amount")
+        routing = self._text(line, "6", "routing")
+        account = self._text(line, "6", "account")
+        check_number = self._text(line, "6", "check_number")
+        if "check_date" in self.layout.records["6"]:
+            raw_date = self._text(line, "6", "check_date")
+            if raw_date is not None and raw_date.strip("0"):
+                self._date(line, lineno, "6", "check_date", self.layout.check_date_format)
+        invoice = self._text(line, "6", "invoice")
+        micr = "/".join(part for part in (routing, account) if part) or None
+        number = check_number.lstrip("0") if check_number else ""
+        self.check = _Check(
+            first_line=lineno,
+            last_line=lineno,
+            batch=batch,
+            item=item,
+            amount=amount,
+            payer_account=micr,
+            bank_reference=number or f"{batch}/{item}",
+            payer_name=self._text(line, "6", "remitter"),
+            texts=[invoice] if invoice else [],
+            invoices=[invoice] if invoice else [],
+        )
+
+    def _overflow(self, line: str, lineno: int) -> None:
+        check = self.check
+        if check is None:
+            raise self._syntax(lineno, "record_type", "an overflow `4` follows no detail `6`")
+        for name in ("batch", "item"):
+            value = self._digits(line, lineno, "4", name)
+            if value != getattr(check, name):
+                raise self._syntax(
+                    lineno, name,
+                    f"{value!r} does not tie to the detail `6` at line {check.first_line} "
+                    f"({getattr(check, name)!r})",
+                )  # fmt: skip
+        fields = self.layout.records["4"]
+        if check.overflows and not check.expect_more and "indicator" in fields:
+            raise self._syntax(
+                lineno, "indicator", f"the overflow at line {check.last_line} was the last (`9`)"
+            )
+        check.overflows += 1
+        if "sequence" in fields:
+            sequence = self._number(line, lineno, "4", "sequence")
+            if sequence != check.overflows:
+                raise self._syntax(
+                    lineno, "sequence", f"expected {check.overflows}, found {sequence}"
+                )
+        if "indicator" in fields:
+            indicator = self._digits(line, lineno, "4", "indicator")
+            if indicator not in ("0", "9"):
+                raise self._syntax(lineno, "indicator", f"expected 0 or 9, found {indicator!r}")
+            check.expect_more = indicator == "0"
+        text = self._text(line, "4", "text")
+        invoice = self._text(line, "4", "invoice")
+        if invoice is not None:
+            entry = invoice
+            if "invoice_amount" in fields and self._text(line, "4", "invoice_amount"):
+                minor = self._number(line, lineno, "4", "invoice_amount")
+                entry = f"{invoice} {Money(minor, self.currency)}"
+            check.texts.append(entry)
+            check.invoices.append(invoice)
+        if text is not None:
+            check.texts.append(text)
+            check.invoices.extend(_invoice_refs(text))
+        check.last_line = lineno
+
+    def _finish_check(self, lineno: int) -> None:
+        """The check read so far is complete: it becomes a transaction."""
+        check = self.check
+        if check is None:
+            return
+        if check.expect_more:
+            raise self._syntax(
+                lineno, "indicator",
+                f"the overflow at line {check.last_line} says more follows, none does",
+            )  # fmt: skip
+        self.check = None
+        self.batch_count += 1
+        self.batch_total += check.amount
+        self.transactions.append(
+            Transaction(
+                amount=Money(check.amount, self.currency),
+                direction=Direction.CREDIT,
+                first_line=check.first_line,
+                last_line=check.last_line,
+                value_date=self.deposit_date,
+                entry_date=self.deposit_date,
+                bank_reference=check.bank_reference,
+                payer_name=check.payer_name,
+                payer_account=check.payer_account,
+                remittance="; ".join(check.texts),
+                invoice_refs=tuple(check.invoices),
+            )
+        )
+
+    def _batch_total(self, line: str, lineno: int) -> None:
+        count = self._number(line, lineno, "7", "count")
+        total = self._number(line, lineno, "7", "total")
+        self._check_totals(lineno, "batch", count, total, self.batch_count, self.batch_total)
+        self.lockbox_count += self.batch_count
+        self.lockbox_total += self.batch_total
+        self.batch_count = self.batch_total = 0
+
+    def _lockbox_total(self, line: str, lineno: int) -> None:
+        count = self._number(line, lineno, "8", "count")
+        total = self._number(line, lineno, "8", "total")
+        self._check_totals(lineno, "lockbox", count, total, self.lockbox_count, self.lockbox_total)
+        self.statements.append(
+            Statement(
+                account=self.lockbox,
+                currency=self.currency,
+                date=self.deposit_date,
+                opening_balance=None,
+                closing_balance=None,
+                transactions=tuple(self.transactions),
+            )
+        )
+
+    def _check_totals(
+        self, lineno: int, level: str, count: int, total: int, checks: int, amount: int
+    ) -> None:
+        if not self.check_integrity:
+            return
+        if count != checks:
+            raise self._integrity(
+                lineno, "count", f"the {level} total says {count} checks, the {level} has {checks}"
+            )
+        if total != amount:
+            raise self._integrity(
+                lineno, "total",
+                f"the {level} total says {Money(total, self.currency)}, its checks add up to "
+                f"{Money(amount, self.currency)}",
+            )  # fmt: skip
+
+    # ---- fields ----------------------------------------------------------------
+
+    def _raw(self, line: str, code: str, name: str) -> str | None:
+        span = self.layout.records[code].get(name)
+        return None if span is None else line[span[0] : span[1]]
+
+    def _text(self, line: str, code: str, name: str) -> str | None:
+        """A text field, stripped; None when blank or not in the layout."""
+        raw = self._raw(line, code, name)
+        return raw.strip() or None if raw is not None else None
+
+    def _digits(self, line: str, lineno: int, code: str, name: str) -> str:
+        raw = self._raw(line, code, name) or ""
+        if _DIGITS.fullmatch(raw) is None or len(raw) != self._width(code, name):
+            found = f"{raw!r}" if raw.strip() else "nothing (the line is too short or blank)"
+            raise self._syntax(lineno, name, f"expected digits, found {found}")
+        return raw
+
+    def _number(self, line: str, lineno: int, code: str, name: str) -> int:
+        return int(self._digits(line, lineno, code, name))
+
+    def _width(self, code: str, name: str) -> int:
+        start, end = self.layout.records[code][name]
+        return end - start
+
+    def _date(self, line: str, lineno: int, code: str, name: str, form: str) -> date | None:
+        if name not in self.layout.records[code]:
+            return None
+        raw = self._digits(line, lineno, code, name)
+        try:
+            if form == "YYMMDD":
+                return date(2000 + int(raw[0:2]), int(raw[2:4]), int(raw[4:6]))
+            if form == "MMDDYY":
+                return date(2000 + int(raw[4:6]), int(raw[0:2]), int(raw[2:4]))
+            if form == "YYYYMMDD":
+                return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
+            return date(int(raw[4:8]), int(raw[0:2]), int(raw[2:4]))
+        except (ValueError, IndexError):
+            raise self._syntax(lineno, name, f"{raw!r} is not a {form} date") from None
+
+    def _syntax(self, lineno: int, field: str, message: str) -> BankFileSyntaxError:
+        return BankFileSyntaxError(message, file=self.file_name, line=lineno, field=field)
+
+    def _integrity(self, lineno: int, field: str, message: str) -> BankFileIntegrityError:
+        return BankFileIntegrityError(message, file=self.file_name, line=lineno, field=field)
+
+
+def _invoice_refs(text: str) -> list[str]:
+    """Invoice numbers in overflow free text: its words that are not amounts
+    (`INV123 1,234.56 INV124 50.00` -> INV123, INV124)."""
+    return [word for word in text.replace(";", " ").split() if not _TEXT_AMOUNT.fullmatch(word)]
