@@ -1,4 +1,4 @@
-"""Build an X12 810 Invoice (004010) with its ISA/GS/ST envelope from a canonical document.
+"""Build an X12 810 Invoice (004010 or 005010, plain or VICS) with its ISA/GS/ST envelope.
 
 The caller passes the control numbers (from the per-partner control-number
 ledger, which never reuses one); the builder only renders. The invoice total
@@ -6,17 +6,22 @@ TDS01 is computed as the validator checks it (X-B06): sum of round2(quantity x
 unit price) + charges - allowances (line and summary level) + taxes, in cents.
 `render_810` also returns the segment list, kept with the outbound record so an
 acknowledgment's AK3 segment position can be joined back to the line it names.
+The version is the GS08 value (`VERSIONS`); from 00501 on ISA11 is the repetition
+separator instead of `U` (rule X-E03).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, time
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from mappings.invoice_document import AllowanceCharge, InvoiceDocument
+from edi.amounts import invoice_total_minor
+from mappings.invoice_document import AllowanceCharge, InvoiceDocument, PaymentTerms
 
-_CENT = Decimal("0.01")
+# GS08 version -> ISA12 interchange control version. VICS is the retail industry
+# subset (Voluntary Interindustry Commerce Solutions) of the same 810.
+VERSIONS = {"004010": "00401", "004010VICS": "00401", "005010": "00501", "005010VICS": "00501"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +38,11 @@ class Envelope:
     sent_on: date
     sent_at: time
     usage_indicator: str = "P"
+    version: str = "004010"
     element: str = "*"
     component: str = ">"
     terminator: str = "~"
+    repetition: str = "^"
 
 
 def _decimal(value: Decimal) -> str:
@@ -43,26 +50,24 @@ def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def line_cents(quantity: Decimal, unit_price: Decimal) -> int:
-    """The extended amount of a line, rounded half up to cents."""
-    return int((quantity * unit_price).quantize(_CENT, ROUND_HALF_UP).scaleb(2))
-
-
-def invoice_total_cents(document: InvoiceDocument) -> int:
-    """TDS01 in cents: lines + charges - allowances + taxes (rule X-B06)."""
-    total = sum(line_cents(line.quantity, line.unit_price) for line in document.lines)
-    adjustments = [*document.allowances_charges]
-    for line in document.lines:
-        adjustments += line.allowances_charges
-    for item in adjustments:
-        total += item.amount.minor if item.kind == "C" else -item.amount.minor
-    return total + sum(tax.amount.minor for tax in document.taxes)
-
-
 def _sac(item: AllowanceCharge) -> list[str]:
     return ["SAC", item.kind, item.code, "", "", str(item.amount.minor)] + (
         ["", "", "", "", "", "", "", "", "", item.description] if item.description else []
     )
+
+
+def _itd(terms: PaymentTerms) -> list[str]:
+    """ITD from the invoice date (ITD02 3): 08 basic discount offered, else 01 basic."""
+    return [
+        "ITD",
+        "01" if terms.discount_percent is None else "08",
+        "3",
+        "" if terms.discount_percent is None else _decimal(terms.discount_percent),
+        "",
+        "" if terms.discount_days is None else str(terms.discount_days),
+        "" if terms.net_due_date is None else terms.net_due_date.strftime("%Y%m%d"),
+        str(terms.net_days),
+    ]
 
 
 def render_810(document: InvoiceDocument, envelope: Envelope) -> tuple[bytes, list[list[str]]]:
@@ -79,6 +84,8 @@ def render_810(document: InvoiceDocument, envelope: Envelope) -> tuple[bytes, li
         if party.party_id:
             n1 += [party.id_qualifier, party.party_id]
         body.append(n1)
+    if document.terms is not None:
+        body.append(_itd(document.terms))
     for line in document.lines:
         body.append(
             [
@@ -95,7 +102,7 @@ def render_810(document: InvoiceDocument, envelope: Envelope) -> tuple[bytes, li
         if line.description:
             body.append(["PID", "F", "", "", "", line.description])
         body += [_sac(item) for item in line.allowances_charges]
-    body.append(["TDS", str(invoice_total_cents(document))])
+    body.append(["TDS", str(invoice_total_minor(document))])
     for tax in document.taxes:
         txi = ["TXI", tax.tax_type, _decimal(tax.amount.to_decimal())]
         if tax.percent is not None:
@@ -109,6 +116,11 @@ def render_810(document: InvoiceDocument, envelope: Envelope) -> tuple[bytes, li
 
 def _envelope(body: list[list[str]], envelope: Envelope) -> bytes:
     sep, end = envelope.element, envelope.terminator
+    control_version = VERSIONS.get(envelope.version)
+    if control_version is None:
+        raise ValueError(
+            f"X12 version {envelope.version!r} is not supported (use one of {', '.join(VERSIONS)})"
+        )
     isa = sep.join(
         [
             "ISA",
@@ -122,8 +134,8 @@ def _envelope(body: list[list[str]], envelope: Envelope) -> bytes:
             envelope.receiver_id.ljust(15),
             envelope.sent_on.strftime("%y%m%d"),
             envelope.sent_at.strftime("%H%M"),
-            "U",
-            "00401",
+            "U" if control_version < "00402" else envelope.repetition,
+            control_version,
             f"{envelope.interchange_control:09d}",
             "0",
             envelope.usage_indicator,
@@ -139,7 +151,7 @@ def _envelope(body: list[list[str]], envelope: Envelope) -> bytes:
         envelope.sent_at.strftime("%H%M"),
         str(envelope.group_control),
         "X",
-        "004010",
+        envelope.version,
     ]
     trailer = [
         ["GE", "1", str(envelope.group_control)],

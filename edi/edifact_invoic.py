@@ -119,6 +119,7 @@ _ELEMENTS: dict[tuple[str, int, int], ElementSpec] = {
 _DATE_FORMATS = {"102": 8, "203": 12, "101": 6, "204": 14}
 _NET_PRICES = ("AAA", "INV")
 _CHARGE_MOA = ("8", "23", "131", "204")
+CENT = Decimal("0.01")
 
 
 def _finding(
@@ -312,9 +313,22 @@ def _moa(segments: list[Segment], qualifier: str, decimal: str) -> Decimal | Non
 
 
 def _line_findings(message: Message, decimal: str) -> Iterator[Finding]:
-    for index, line in enumerate(_lines(message), start=1):
+    lines = _lines(message)
+    # A line without its amount breaks MOA+79 when the other lines carry theirs; when
+    # no line does, the invoice simply does not itemise amounts (a warning).
+    itemised = any(_moa(line, "203", decimal) is not None for line in lines)
+    for index, line in enumerate(lines, start=1):
         label = f"line {line[0].get(1) or index}"
         amount = _moa(line, "203", decimal)
+        if amount is None:
+            yield _finding(
+                message,
+                "E-B05",
+                Problem.MANDATORY_SEGMENT_MISSING,
+                f"{label} has no line amount (MOA+203)",
+                line[0],
+                warning=not itemised,
+            )
         quantity = next(
             (_number(s.get(1, 2), decimal) for s in line if s.tag == "QTY" and s.get(1, 1) == "47"),
             None,
@@ -328,17 +342,27 @@ def _line_findings(message: Message, decimal: str) -> Iterator[Finding]:
         basis = _number(price_segment.get(1, 5), decimal) if price_segment.get(1, 5) else Decimal(1)
         if price is None or not basis:
             continue
-        expected = quantity * price / basis
-        # The amount is rounded to the currency's cents; allow that rounding, nothing more.
-        if abs(expected - amount) > Decimal("0.005"):
+        net = quantity * price / basis
+        charges, allowances = _allowances(line, decimal)
+        adjusted = net + charges - allowances
+        # EANCOM's net price may already include the line's allowances and charges (they
+        # then only explain it) or not (they then adjust the amount): accept either. The
+        # amount is rounded to the currency's cents; allow that rounding, nothing more.
+        if min(abs(net - amount), abs(adjusted - amount)) > Decimal("0.005"):
             moa = next(s for s in line if s.tag == "MOA" and s.get(1, 1) == "203")
+            basis_text = "" if basis == 1 else f" per {basis}"
+            with_adjustments = (
+                f" ({adjusted.quantize(CENT)} with its charges {charges} and allowances "
+                f"{allowances})"
+                if charges or allowances
+                else ""
+            )
             yield _finding(
                 message,
                 "E-B05",
                 Problem.TOTAL_MISMATCH,
                 f"{label} amount {amount} but quantity {quantity} x net price "
-                f"{price}{'' if basis == 1 else f' per {basis}'} is "
-                f"{expected.quantize(Decimal('0.01'))}",
+                f"{price}{basis_text} is {net.quantize(CENT)}{with_adjustments}",
                 moa,
                 "01:2",
             )
@@ -368,7 +392,7 @@ def _summary_findings(message: Message, decimal: str) -> Iterator[Finding]:
                 f"line total (MOA+79) {line_total} but the line amounts add to {added}",
             )
     taxable = _moa(totals, "125", decimal)
-    charges, allowances = _header_allowances(segments[:uns], decimal)
+    charges, allowances = _allowances(list(_header(segments[:uns])), decimal)
     if taxable is not None and line_total is not None:
         expected = line_total + charges - allowances
         if expected != taxable:
@@ -407,13 +431,12 @@ def _total(message: Message, totals: list[Segment], qualifier: str, text: str) -
     return _finding(message, "E-B06", Problem.TOTAL_MISMATCH, text, moa, "01:2")
 
 
-def _header_allowances(header_and_lines: list[Segment], decimal: str) -> tuple[Decimal, Decimal]:
-    """Charges and allowances of the header ALC groups (line ALCs are in the line amounts)."""
+def _allowances(segments: list[Segment], decimal: str) -> tuple[Decimal, Decimal]:
+    """Charges and allowances of the ALC groups among `segments` (the header's, or one
+    line's: a line's are already inside its MOA+203, the header's are not in MOA+79)."""
     charges = allowances = Decimal(0)
     kind = ""
-    for segment in header_and_lines:
-        if segment.tag == "LIN":
-            break
+    for segment in segments:
         if segment.tag == "ALC":
             kind = segment.get(1)
         elif segment.tag in ("TAX", "PCD", "QTY", "RTE"):

@@ -74,6 +74,8 @@ class Problem(StrEnum):
     SET_REFERENCE_MISMATCH = "set_reference_mismatch"
     SET_COUNT_WRONG = "set_count_wrong"
     SET_CONTROL_NOT_UNIQUE = "set_control_not_unique"
+    # history: an interchange or group control number already used with the partner
+    CONTROL_NUMBER_REUSED = "control_number_reused"
     # segment level (997 AK3)
     UNRECOGNIZED_SEGMENT = "unrecognized_segment"
     UNEXPECTED_SEGMENT = "unexpected_segment"
@@ -96,6 +98,7 @@ class Problem(StrEnum):
     TOTAL_MISMATCH = "total_mismatch"
     COUNT_MISMATCH = "count_mismatch"
     PARTNER_REQUIREMENT = "partner_requirement"
+    DUPLICATE_INVOICE = "duplicate_invoice"
 
 
 # One table from defect to acknowledgment codes. Sources: edi-rules.md section 5
@@ -126,6 +129,9 @@ ACK_CODES: dict[Problem, AckCodes] = {
     Problem.SET_REFERENCE_MISMATCH: AckCodes(ak502="3", contrl="28"),
     Problem.SET_COUNT_WRONG: AckCodes(ak502="4", contrl="29"),
     Problem.SET_CONTROL_NOT_UNIQUE: AckCodes(ak502="23", contrl="26"),
+    # TA105 025 duplicate interchange control number; AK905 19 (5030+) group control number
+    # not unique; 0085 26 duplicate detected.
+    Problem.CONTROL_NUMBER_REUSED: AckCodes(ta105="025", ak905="19", contrl="26"),
     Problem.UNRECOGNIZED_SEGMENT: AckCodes(ak304="1", ak502="5", contrl="15"),
     Problem.UNEXPECTED_SEGMENT: AckCodes(ak304="2", ak502="5", contrl="15"),
     Problem.MANDATORY_SEGMENT_MISSING: AckCodes(ak304="3", ak502="5", contrl="13"),
@@ -145,6 +151,7 @@ ACK_CODES: dict[Problem, AckCodes] = {
     Problem.TOTAL_MISMATCH: AckCodes(),
     Problem.COUNT_MISMATCH: AckCodes(),
     Problem.PARTNER_REQUIREMENT: AckCodes(),
+    Problem.DUPLICATE_INVOICE: AckCodes(),
 }
 
 

@@ -1,7 +1,7 @@
 """Read X12 810 transaction sets back into canonical `InvoiceDocument`s.
 
 The inverse of `edi.build_x12.render_810` for the segments it writes (BIG, CUR,
-N1, IT1, PID, SAC, TDS, TXI, CTT): used to prove the round trip and to show a
+N1, ITD, IT1, PID, SAC, TDS, TXI, CTT): used to prove the round trip and to show a
 received 810 in canonical terms. It assumes a document the validator accepted;
 on anything else it raises `ValueError` naming the segment.
 """
@@ -20,6 +20,7 @@ from mappings.invoice_document import (
     DocumentLine,
     InvoiceDocument,
     Party,
+    PaymentTerms,
     TaxAmount,
 )
 from mappings.money import Money
@@ -48,11 +49,14 @@ def _document(segments: list[Segment]) -> InvoiceDocument:
     lines: list[DocumentLine] = []
     summary_adjustments: list[AllowanceCharge] = []
     taxes: list[TaxAmount] = []
+    terms: PaymentTerms | None = None
     in_summary = False
     for segment in segments:
         tag = segment.tag
         if tag == "N1":
             parties.append(Party(segment.get(1), segment.get(2), segment.get(3), segment.get(4)))
+        elif tag == "ITD":
+            terms = _terms(segment)
         elif tag == "IT1":
             lines.append(
                 DocumentLine(
@@ -93,4 +97,14 @@ def _document(segments: list[Segment]) -> InvoiceDocument:
         allowances_charges=tuple(summary_adjustments),
         taxes=tuple(taxes),
         parties=tuple(parties),
+        terms=terms,
+    )
+
+
+def _terms(itd: Segment) -> PaymentTerms:
+    return PaymentTerms(
+        net_days=int(itd.get(7)),
+        discount_percent=Decimal(itd.get(3)) if itd.get(3) else None,
+        discount_days=int(itd.get(5)) if itd.get(5) else None,
+        net_due_date=_date(itd.get(6)) if itd.get(6) else None,
     )

@@ -3,9 +3,10 @@
 A profile is data (`mappings/edi/<partner>.toml`, read by the caller: `edi` does no
 I/O) layered on the standard dictionary: segments the partner makes mandatory,
 code-list subsets, formats and minimums, required parties, the test/production
-flag. This is the seam for the profile layer; the checks it drives today are the
-ones named on each field. History checks (duplicate invoice numbers, reused
-control numbers: X-B02, X-E09 across files) need the ledger and come later.
+flag, the acknowledgment deadline. This is the seam for the profile layer; the
+checks it drives today are the ones named on each field. History checks (duplicate
+invoice numbers, reused control numbers across files) are `edi.history`, fed from
+the ledger by the caller.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class PartnerProfile:
     required_parties_edifact: frozenset[str] = frozenset({"BY", "SU"})
     # X-B15: expected ISA15 (T until certified, then P); None = not checked.
     usage_indicator: str | None = None
+    # X-B13: a negative total without BIG07 CR is rejected (else a warning).
+    credit_memo_code_required: bool = False
+    # X-B14: CUR*SE must be sent (multi-currency partners).
+    currency_required: bool = False
+    # X-B16: hours within which the partner acknowledges (997/999/CONTRL); later is overdue.
+    ack_deadline_hours: int = 24
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> PartnerProfile:

@@ -199,6 +199,8 @@ def business_findings(
     findings += _line_findings(invoice, lines, profile)
     findings += _total_findings(invoice, lines, profile)
     findings += _count_findings(invoice, lines)
+    findings += _terms_findings(invoice)
+    findings += _credit_and_currency_findings(invoice, profile)
     return findings
 
 
@@ -507,3 +509,95 @@ def _count_findings(invoice: TransactionSet, lines: list[_Line]) -> Iterator[Fin
                 1,
                 warning=True,
             )
+
+
+def _terms_findings(invoice: TransactionSet) -> Iterator[Finding]:
+    """X-B08: the terms discount in TDS agrees with ITD (warnings: partners differ on it).
+
+    TDS04 (terms discount) = TDS02 (amount subject to discount) x ITD03 percent, to the
+    cent; TDS03 (amount due if paid by the discount date) = TDS02 - TDS04; the discount
+    days (ITD05) do not exceed the net days (ITD07)."""
+    itd, tds = _first(invoice, "ITD"), _first(invoice, "TDS")
+    if itd is None:
+        return
+    discount_days, net_days = itd.get(5), itd.get(7)
+    if discount_days.isdigit() and net_days.isdigit() and int(discount_days) > int(net_days):
+        yield _finding(
+            invoice,
+            "X-B08",
+            Problem.PARTNER_REQUIREMENT,
+            f"the terms give {discount_days} discount days (ITD05) but only {net_days} net "
+            "days (ITD07)",
+            itd,
+            5,
+            warning=True,
+        )
+    percent = _amount(itd.get(3)) if itd.has(3) else None
+    if tds is None or percent is None:
+        return
+    subject = _cents(tds.get(2)) if tds.has(2) else _cents(tds.get(1))
+    discount = _cents(tds.get(4)) if tds.has(4) else None
+    if subject is not None and discount is not None:
+        expected = int((Decimal(subject) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP))
+        if abs(expected - discount) > 1:
+            yield _finding(
+                invoice,
+                "X-B08",
+                Problem.TOTAL_MISMATCH,
+                f"terms discount (TDS04) {_money(discount)} but {percent} % (ITD03) of "
+                f"{_money(subject)} is {_money(expected)}",
+                tds,
+                4,
+                warning=True,
+            )
+    due = _cents(tds.get(3)) if tds.has(3) else None
+    if subject is not None and discount is not None and due not in (None, subject - discount):
+        yield _finding(
+            invoice,
+            "X-B08",
+            Problem.TOTAL_MISMATCH,
+            f"amount due with discount (TDS03) {_money(due or 0)} but {_money(subject)} - "
+            f"{_money(discount)} is {_money(subject - discount)}",
+            tds,
+            3,
+            warning=True,
+        )
+
+
+def _credit_and_currency_findings(
+    invoice: TransactionSet, profile: PartnerProfile
+) -> Iterator[Finding]:
+    """X-B13: a negative total is a credit memo (BIG07 CR); X-B14: CUR*SE when required."""
+    big, tds, cur = _first(invoice, "BIG"), _first(invoice, "TDS"), _first(invoice, "CUR")
+    total = _cents(tds.get(1)) if tds is not None else None
+    if big is not None and total is not None and total < 0 and big.get(7) != "CR":
+        yield _finding(
+            invoice,
+            "X-B13",
+            Problem.PARTNER_REQUIREMENT,
+            f"the total {_money(total)} is negative but BIG07 does not mark the document a "
+            "credit memo (CR); send a credit memo or check the sign convention",
+            big,
+            7,
+            warning=not profile.credit_memo_code_required,
+        )
+    if cur is None:
+        if profile.currency_required:
+            yield _finding(
+                invoice,
+                "X-B14",
+                Problem.PARTNER_REQUIREMENT,
+                "the currency (CUR*SE) the partner requires is missing",
+                big or invoice.segments[0],
+            )
+        return
+    code = cur.get(2)
+    if cur.get(1) in ("SE", "BY") and not re.fullmatch("[A-Z]{3}", code):
+        yield _finding(
+            invoice,
+            "X-B14",
+            Problem.ELEMENT_INVALID_CODE,
+            f"currency {code!r} (CUR02) is not an ISO 4217 code such as USD or CAD",
+            cur,
+            2,
+        )

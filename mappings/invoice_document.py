@@ -60,6 +60,19 @@ class Party:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentTerms:
+    """Payment terms from the invoice date: net days, and an optional early-payment discount.
+
+    X12 ITD (01 basic, 3 = from invoice date) and EDIFACT PAT/DTM/PCD carry the same facts.
+    """
+
+    net_days: int
+    discount_percent: Decimal | None = None
+    discount_days: int | None = None
+    net_due_date: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceDocument:
     """Everything an EDI invoice carries beyond the `Invoice` header."""
 
@@ -72,3 +85,4 @@ class InvoiceDocument:
     allowances_charges: tuple[AllowanceCharge, ...] = ()
     taxes: tuple[TaxAmount, ...] = ()
     parties: tuple[Party, ...] = ()
+    terms: PaymentTerms | None = None

@@ -1,7 +1,8 @@
-"""Sample EDI documents for the EDI tests: a builder-made 810 and a hand-made INVOIC.
+"""Sample EDI documents for the EDI tests: builder-made 810 and INVOIC, and a hand-made INVOIC.
 
-The 810 comes from `edi.build_x12` so its counts and totals are right by
-construction; the INVOIC is written out by hand with its arithmetic shown.
+The built documents come from `edi.build_x12` / `edi.build_edifact` so their
+counts and totals are right by construction; the hand-made INVOIC is written out
+with its arithmetic shown.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 
+from edi.build_edifact import EdifactEnvelope, render_invoic
 from edi.build_x12 import Envelope, render_810
 from mappings.invoice_document import (
     AllowanceCharge,
     DocumentLine,
     InvoiceDocument,
     Party,
+    PaymentTerms,
     TaxAmount,
 )
 from mappings.money import Money
@@ -62,6 +65,60 @@ def sample_document(lines: int = 3) -> InvoiceDocument:
         allowances_charges=(AllowanceCharge("A", "I410", Money(2350, "USD")),),
         taxes=(TaxAmount("ST", Money(1234, "USD"), Decimal("6.25")),),
     )
+
+
+INVOIC_ENVELOPE = EdifactEnvelope(
+    sender_id="5412345000013",
+    recipient_id="4012345000009",
+    interchange_control=3001,
+    message_reference=1,
+    sent_on=date(2026, 11, 2),
+    sent_at=time(9, 30),
+)
+
+
+def sample_invoic_document(lines: int = 3) -> InvoiceDocument:
+    """An EANCOM-style invoice in EUR: GLN parties, terms, line charges, an allowance, VAT."""
+
+    def eur(minor: int) -> Money:
+        return Money(minor, "EUR")
+
+    return InvoiceDocument(
+        invoice_number="INV-2044",
+        invoice_date=date(2026, 11, 2),
+        currency="EUR",
+        po_number="4500094577",
+        po_date=date(2026, 10, 20),
+        parties=(
+            Party("BY", "BUYER GMBH", "UL", "4012345000009"),
+            Party("SU", "ARLINK SUPPLIER BV", "UL", "5412345000013"),
+            Party("ST", "STORE 7", "UL", "4012345000016"),
+        ),
+        lines=tuple(
+            DocumentLine(
+                line_number=str(n),
+                product_qualifier="EN",
+                product_id=f"40008621414{n:02d}",
+                quantity=Decimal(n * 2),
+                unit="PCE",
+                unit_price=Decimal("12.50") + n,
+                description=f"ARTICLE {n}",
+                allowances_charges=(AllowanceCharge("A", "TD", eur(100), "PROMO"),)
+                if n == 2
+                else (),
+            )
+            for n in range(1, lines + 1)
+        ),
+        allowances_charges=(AllowanceCharge("C", "FC", eur(550), "FREIGHT"),),
+        taxes=(TaxAmount("VA", eur(3468), Decimal("19")),),  # 19 % of 182.50
+        terms=PaymentTerms(30, Decimal("2"), 10, date(2026, 12, 2)),
+    )
+
+
+def sample_invoic(lines: int = 3) -> bytes:
+    """A clean D96A EANCOM INVOIC interchange."""
+    data, _ = render_invoic(sample_invoic_document(lines), INVOIC_ENVELOPE)
+    return data
 
 
 def sample_810(lines: int = 3) -> bytes:
