@@ -122,7 +122,8 @@ def _arlink(history: History | None) -> Callable[[Loaded], Callable[[], dict[str
         book = build_book(
             loaded.invoices, loaded.customers, MatchPolicy(), history, fx_rates=FX_RATES
         )
-        return lambda: applied_from(decide_payments(loaded.payments, book))
+        # Only arlink reads remittance advices: the anchors have no such feature.
+        return lambda: applied_from(decide_payments(loaded.payments, book, loaded.advices))
 
     return index
 

@@ -6,15 +6,20 @@ customers = open invoices / 15 with near-duplicate names, bank-rendered payer na
 and factors; sequential invoice numbers with gaps so a typo often lands on another real
 invoice; and a payment mix of 14 scenarios (clean and noisy references, no reference,
 several invoices listed or not, partials, short pays, discounts, bank fees, FX, over- and
-duplicate payments, unidentifiable payers, remittance sent apart from the money).
+duplicate payments, unidentifiable payers, remittance sent apart from the money). For the
+last (S14) it writes the remittance advices the customers sent apart from the money, as an
+X12 820 interchange and a CSV upload: 70 % carry the payment's bank trace, the rest only
+amount, date and payer, plus 20 % distractor advices for payments not in the bank file.
 
-`generate` returns plain rows (strings and integers, what an export would hold); `load`
-turns them into the canonical records, so the benchmark can time loading on its own.
+`generate` returns plain rows (strings and integers, what an export would hold) and the
+advice files' bytes; `load` turns them into the canonical records (parsing the advice files
+with arlink's parsers), so the benchmark can time loading on its own.
 The same `seed` and size always give the same data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections.abc import Callable, Iterable
@@ -23,8 +28,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from cash_application.remittance_advices import parse_advice_file
 from mappings.money import Money
-from mappings.records import Customer, Invoice, Payment, SourceRef
+from mappings.records import Customer, Invoice, Payment, RemittanceAdvice, SourceRef
 
 STATEMENT_DATE = date(2024, 6, 28)
 FX_RATES = {"EUR": Decimal("1.0712"), "GBP": Decimal("1.2645")}  # to USD, statement date
@@ -129,6 +135,7 @@ class PaymentRow:
     payer_account: str
     remittance: str
     scenario: str
+    trace: str = ""  # the bank trace the payment carries (S14: what an advice may quote)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,7 @@ class World:
     truth: dict[str, Truth]
     # Past payments a clerk resolved: (payer name as the bank rendered it, account, customer).
     resolutions: list[tuple[str, str, str]] = field(default_factory=list)
+    advice_files: list[tuple[str, bytes]] = field(default_factory=list)  # (name, bytes)
 
 
 def _legal_free(name: str) -> str:
@@ -277,7 +285,13 @@ def generate(size: str, seed: int = 20240628) -> World:
     invoices = _invoices(rng, customers, n_open)
     payments, truth = _payments(rng, customers, invoices, n_payments)
     resolutions = _history(rng, customers)
-    return World(size, customers, invoices, payments, truth, resolutions)
+    # Advices draw from their own stream, so the payments stay those of the spec's seed.
+    advices = _advices(random.Random(seed + 820), customers, invoices, payments, truth)
+    files = [
+        ("advices.820", render_820(advices["820"])),
+        ("advices.csv", render_csv(advices["csv"])),
+    ]
+    return World(size, customers, invoices, payments, truth, resolutions, files)
 
 
 def _customers(rng: random.Random, count: int) -> list[CustomerRow]:
@@ -547,13 +561,23 @@ def _payments(
         if rng.random() < 0.5 and len(refs) == len(chosen):
             line_amounts = [amount] if len(refs) == 1 else [inv.open for inv in chosen]
         remittance = _render(rng, source, refs, line_amounts, code) if refs else ""
+        trace = ""
         if scenario == "S14":
-            remittance = f"TRN {rng.randrange(10**14, 10**15)}"
+            trace = str(rng.randrange(10**14, 10**15))
+            remittance = f"TRN {trace}"
         # EUR and GBP customers pay their invoices in their currency, except in S10.
         currency = "USD" if scenario == "S10" else chosen[0].currency
         payments.append(
             PaymentRow(
-                pid, amount, currency, value_date, payer_name, payer_account, remittance, scenario
+                pid,
+                amount,
+                currency,
+                value_date,
+                payer_name,
+                payer_account,
+                remittance,
+                scenario,
+                trace,
             )
         )
         truth.setdefault(pid, Truth(scenario, scenario != "S12", applied))
@@ -576,6 +600,125 @@ def _history(rng: random.Random, customers: list[CustomerRow]) -> list[tuple[str
 
 
 @dataclass(slots=True)
+class AdviceRow:
+    """A remittance advice as its sender wrote it: lines are (invoice number, amount paid)."""
+
+    amount: int
+    currency: str
+    payment_date: date
+    trace: str
+    payer_name: str
+    payer_id: str
+    lines: list[tuple[str, int]]
+
+
+def _advices(
+    rng: random.Random,
+    customers: list[CustomerRow],
+    invoices: list[InvoiceRow],
+    payments: list[PaymentRow],
+    truth: dict[str, Truth],
+) -> dict[str, list[AdviceRow]]:
+    """The S14 advices (70 % quoting the payment's trace), then 20 % distractors: advices of
+    payments not in this bank file, half of them from a customer with an S14 payment."""
+    by_id = {row.customer_id: row for row in customers}
+    invoice_by_id = {row.invoice_id: row for row in invoices}
+    paid = {i for t in truth.values() for i in t.invoices}
+    unpaid: dict[str, list[InvoiceRow]] = {}
+    for row in invoices:
+        if not row.closed and row.invoice_id not in paid:
+            unpaid.setdefault(row.customer_id, []).append(row)
+    found: dict[str, list[AdviceRow]] = {"820": [], "csv": []}
+    separate = [row for row in payments if row.scenario == "S14"]
+    for row in separate:
+        chosen = [invoice_by_id[i] for i in sorted(truth[row.payment_id].invoices)]
+        customer = by_id[chosen[0].customer_id]
+        shared = rng.random() < 0.7
+        trace = row.trace if shared else f"PMT{rng.randrange(10**6, 10**7)}"
+        found[rng.choice(("820", "csv"))].append(
+            AdviceRow(
+                row.amount,
+                row.currency,
+                row.value_date - timedelta(days=rng.randrange(0, 3)),
+                trace,
+                customer.name,
+                customer.customer_id if rng.random() < 0.5 else "",
+                [(inv.number, inv.open) for inv in chosen],
+            )
+        )
+    for _ in range(round(len(separate) * 0.2)):
+        if rng.random() < 0.5:
+            some = truth[rng.choice(separate).payment_id].invoices
+            owner = invoice_by_id[min(some)].customer_id
+        else:
+            owner = rng.choice(customers).customer_id
+        pool = unpaid.get(owner, [])
+        if not pool:
+            continue
+        lines = rng.sample(pool, min(len(pool), rng.choice((1, 1, 2))))
+        found[rng.choice(("820", "csv"))].append(
+            AdviceRow(
+                sum(inv.open for inv in lines),
+                lines[0].currency,
+                STATEMENT_DATE + timedelta(days=rng.randrange(-3, 6)),
+                str(rng.randrange(10**14, 10**15)),
+                by_id[owner].name,
+                "",
+                [(inv.number, inv.open) for inv in lines],
+            )
+        )
+    return found
+
+
+def render_820(advices: list[AdviceRow]) -> bytes:
+    """One X12 interchange (one group) with an 820 transaction set per advice."""
+    isa = (
+        "ISA*00*          *00*          *ZZ*CUSTOMERS      *ZZ*ARLINK         *240628*0600*U*"
+        "00401*000000820*0*P*>"
+    )
+    segments = [isa, "GS*RA*CUSTOMERS*ARLINK*20240628*0600*820*X*004010"]
+    for n, advice in enumerate(advices, 1):
+        body = [
+            f"ST*820*{n:04d}",
+            f"BPR*I*{_money_text(advice.amount)}*C*ACH*CTX*01*021000021*DA*123456789*1234567890"
+            f"**01*021000021*DA*4021558830*{advice.payment_date:%Y%m%d}",
+            f"TRN*1*{advice.trace}*1234567890",
+        ]
+        if advice.currency != "USD":
+            body.append(f"CUR*PR*{advice.currency}")
+        body.append(
+            f"N1*PR*{advice.payer_name.upper()}"
+            + (f"*91*{advice.payer_id}" if advice.payer_id else "")
+        )
+        body += ["N1*PE*ARLINK BENCH SUPPLIER", "ENT*1"]
+        body += [f"RMR*IV*{number}**{_money_text(amount)}" for number, amount in advice.lines]
+        body.append(f"SE*{len(body) + 1}*{n:04d}")
+        segments += body
+    segments += [f"GE*{len(advices)}*820", "IEA*1*000000820"]
+    return ("~\n".join(segments) + "~\n").encode("ascii")
+
+
+def render_csv(advices: list[AdviceRow]) -> bytes:
+    """A portal upload: one row per invoice line, grouped by remittance id."""
+    lines = [
+        "Remittance ID,Customer,Customer Number,Payment Date,Payment Amount,Currency,"
+        "Trace Number,Invoice Number,Amount Paid\n"
+    ]
+    for n, advice in enumerate(advices, 1):
+        for number, amount in advice.lines:
+            lines.append(
+                _csv_line(
+                    (
+                        f"R-{n:06d}", advice.payer_name, advice.payer_id,
+                        advice.payment_date.isoformat(), _money_text(advice.amount),
+                        advice.currency, advice.trace, number, _money_text(amount),
+                    )
+                )
+            )  # fmt: skip
+    return "".join(lines).encode("utf-8")
+
+
+@dataclass(slots=True)
 class Loaded:
     """The world as canonical records, what a books host and a bank file would give."""
 
@@ -583,6 +726,7 @@ class Loaded:
     invoices: list[Invoice]  # open invoices, then the closed ones (status "paid")
     payments: list[Payment]
     open_count: int
+    advices: list[RemittanceAdvice] = field(default_factory=list)
 
 
 def load(world: World) -> Loaded:
@@ -626,12 +770,18 @@ def load(world: World) -> Loaded:
             source,
             payer_name=row.payer_name or None,
             payer_account=row.payer_account or None,
+            bank_reference=row.trace or None,
             remittance=row.remittance,
         )
         for row in world.payments
     ]
     open_count = sum(1 for inv in invoices if inv.status == "open")
-    return Loaded(customers, invoices, payments, open_count)
+    advices = [
+        advice
+        for name, data in world.advice_files
+        for advice in parse_advice_file(data, name, file_digest=hashlib.sha256(data).hexdigest())
+    ]
+    return Loaded(customers, invoices, payments, open_count, advices)
 
 
 def _csv_line(values: Iterable[str]) -> str:

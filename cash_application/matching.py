@@ -12,12 +12,18 @@ Pure: no I/O and no clock. Indexes are built once per run (`build_book`); paymen
 decided in a fixed order (value date, then id), each application consuming the invoice's
 open amount, so two payments never take the same cents and the result does not depend on
 the order of the inputs. Time is close to linear in payments.
+
+Remittance advices that arrived apart from the money (X12 820, CSV) are first linked to
+their payments (`cash_application.remittance_advices.linking`: bank trace, else amount,
+date and payer when the pair is mutually unique); a linked advice's invoice lines then
+name the invoices as if the payment had carried them, under the same amount reconciliation,
+with the link as the decision's first reason and as a piece of its evidence path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -35,8 +41,10 @@ from cash_application.amounts import (
 )
 from cash_application.payer import History, PayerIndex, PayerMatch
 from cash_application.policy import MatchPolicy, TiePolicy
+from cash_application.remittance_advices.linking import AdviceLink, Linking, link_advices
 from mappings.money import Money
 from mappings.records import (
+    Application,
     Customer,
     Decision,
     ExceptionItem,
@@ -45,6 +53,7 @@ from mappings.records import (
     Outcome,
     Payment,
     Reason,
+    RemittanceAdvice,
     Suggestion,
 )
 
@@ -95,6 +104,7 @@ class Book:
     # variants -> invoice ids. Two strings one edit apart share a key (symmetric delete).
     typo_keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     shapes: set[str] = field(default_factory=set)  # leading letters of invoice numbers
+    advice_links: dict[str, AdviceLink] = field(default_factory=dict)  # by payment id
 
     def open_items(self, invoice_ids: Iterable[str]) -> list[Open]:
         return [Open(self.invoices[i], self.open_minor[i]) for i in invoice_ids]
@@ -155,10 +165,13 @@ class _Evidence:
     ref_kind: str = "none"
     other_customer: bool = False  # named invoices are not the identified payer's
     ambiguous: list[str] = field(default_factory=list)  # texts naming several customers
+    advice: AdviceLink | None = None  # the remittance advice that names the invoices
 
     @property
     def payer_reasons(self) -> tuple[Reason, ...]:
-        return (self.payer.reason,) if self.payer.reason else ()
+        """The reasons every outcome opens with: the advice link, then who paid."""
+        advice = (self.advice.reason,) if self.advice else ()
+        return (*advice, *((self.payer.reason,) if self.payer.reason else ()))
 
 
 def _named_invoices(payment: Payment, payer: PayerMatch, book: Book) -> _Evidence:
@@ -364,13 +377,7 @@ def _apply(
         )
         return _exception(payment, book, evidence, ExceptionReason.LOW_CONFIDENCE, (over,), fit)
     for application in fit.applications:
-        invoice_id = application.invoice_id
-        consumed = (
-            application.amount.minor
-            if fit.kind in ("partial", "short_pay")
-            else book.open_minor[invoice_id]
-        )
-        book.open_minor[invoice_id] -= consumed
+        book.open_minor[application.invoice_id] -= _settled(application, fit.kind, book)
     reasons = (*evidence.payer_reasons, *why)
     confidence = round(1.0 - error, 6)
     if fit.remainder == 0:
@@ -395,6 +402,20 @@ def _apply(
     )
 
 
+def _settled(application: Application, kind: str, book: Book) -> int:
+    """How much of the invoice's open amount `application` settles."""
+    open_minor = book.open_minor[application.invoice_id]
+    if kind in ("partial", "short_pay"):
+        return application.amount.minor
+    invoice = book.invoices[application.invoice_id]
+    if kind == "advice_lines" and application.amount.currency == invoice.currency:
+        # Line by line: a short-paid line leaves its rest open, as a short pay does.
+        settled = application.amount + (application.discount or Money.zero(invoice.currency))
+        settled += application.write_off or Money.zero(invoice.currency)
+        return min(settled.minor, open_minor)
+    return open_minor
+
+
 def _signals(
     evidence: _Evidence, amount_kind: str, *, typo_checked: bool = False
 ) -> tuple[str, ...]:
@@ -407,6 +428,8 @@ def _signals(
     signals = [f"payer:{payer}", f"ref:{evidence.ref_kind}", f"amount:{amount_kind}"]
     if evidence.other_customer:
         signals.append("ref:other_customer")
+    if evidence.advice is not None:
+        signals.append(f"advice:{evidence.advice.by}")
     if amount_kind in NEEDS_PAYER and not corroborated:
         # Unknown payer: safe only when no same-amount invoice is one edit from the number.
         unknown_checked = typo_checked and not evidence.payer.known
@@ -416,8 +439,14 @@ def _signals(
 
 def decide(payment: Payment, book: Book) -> Decision:
     """Decide one payment against the book, consuming what it applies."""
+    link = book.advice_links.get(payment.payment_id)
+    if link is not None:
+        # The advice's lines name the invoices; the payment's own text still counts.
+        lines = (*link.advice.lines, *payment.remittance_lines)
+        payment = replace(payment, remittance_lines=lines)
     payer = book.payers.identify(payment.payer_name, payment.payer_account)
     evidence = _named_invoices(payment, payer, book)
+    evidence.advice = link
     if evidence.ambiguous:
         return _exception(
             payment,
@@ -475,8 +504,12 @@ def _decide_named(payment: Payment, book: Book, evidence: _Evidence) -> Decision
                 ),
             ),
         )
-    code = deduction_code(payment.remittance)
+    code = deduction_code(payment.remittance) or next(
+        (line.reason_code for line in payment.remittance_lines if line.reason_code), None
+    )
     fit = fit_listed(items, paid, payment.value_date, book.policy, code, book.fx_rates)
+    if fit is None and len(items) > 1 and evidence.advice is not None:
+        fit = _fit_advice_lines(payment, book, evidence.advice, items)
     if fit is not None and fit.kind == "overpayment" and len(items) > 1:
         # A list that leaves a remainder was cut short or holds a mistyped number: only a
         # unique completion from the payer's other invoices is applied on its own.
@@ -512,6 +545,52 @@ def _decide_named(payment: Payment, book: Book, evidence: _Evidence) -> Decision
             fit,
         )
     return _apply(payment, book, evidence, fit, _signals(evidence, fit.kind, typo_checked=True))
+
+
+def _fit_advice_lines(
+    payment: Payment, book: Book, link: AdviceLink, items: list[Open]
+) -> Fit | None:
+    """Several invoices paid short of their total: the advice's own lines, when each names
+    one of them with its amount paid and the lines add up to the payment, are each read as
+    a payment of that invoice (discount, write-off, short pay with the line's reason code,
+    partial). Any line that does not read so sends the payment to review."""
+    lines = link.advice.lines
+    paid = payment.amount
+    amounts = [line.amount_paid for line in lines]
+    if any(a is None or a.currency != paid.currency for a in amounts):
+        return None
+    if sum(a.minor for a in amounts if a is not None) != paid.minor:
+        return None
+    by_id = {item.invoice.invoice_id: item for item in items}
+    applications: list[Application] = []
+    reasons: list[Reason] = []
+    for line in lines:
+        hits = {
+            invoice_id
+            for found in references.extract([line.invoice_ref])
+            if found.kind == "exact"
+            for invoice_id in _ids(book.by_key.get(found.key))
+            if invoice_id in by_id
+        }
+        if len(hits) != 1 or line.amount_paid is None:
+            return None
+        (invoice_id,) = hits
+        fit = fit_listed(
+            [by_id.pop(invoice_id)],
+            line.amount_paid,
+            payment.value_date,
+            book.policy,
+            line.reason_code,
+            book.fx_rates,
+        )
+        if fit is None or fit.remainder:
+            return None
+        applications.extend(fit.applications)
+        number = book.invoices[invoice_id].number
+        reasons.extend(Reason(r.code, f"{number}: {r.text}") for r in fit.reasons)
+    if by_id:
+        return None  # a named invoice no line pays
+    return Fit("advice_lines", tuple(applications), 0, tuple(reasons))
 
 
 def _with_unlisted(
@@ -662,8 +741,55 @@ def _exact_fit(item: Open, paid: Money, kind: str, among: int) -> Fit:
     return Fit(kind, in_full((item,), paid.currency), 0, (Reason("amount_equals_open", text),))
 
 
-def decide_payments(payments: Sequence[Payment], book: Book) -> list[Decision]:
-    """One decision per payment, in the order of `payments` (decided by value date, id)."""
+def _advice_payers(advice: RemittanceAdvice, book: Book) -> frozenset[str]:
+    """The customers an advice may come from: its payer id when that is a customer's, its
+    payer's name and account, and the owners of the invoices it names exactly."""
+    found = set(book.payers.identify(advice.payer_name, advice.payer_account).customers)
+    if advice.payer_id and advice.payer_id in book.payers.names:
+        found.add(advice.payer_id)
+    texts = [line.invoice_ref for line in advice.lines]
+    for named in references.extract(texts):
+        if named.kind == "exact":
+            found.update(book.invoices[i].customer_id for i in _ids(book.by_key.get(named.key)))
+    return frozenset(found)
+
+
+def link_to_payments(
+    payments: Sequence[Payment], advices: Sequence[RemittanceAdvice], book: Book
+) -> Linking:
+    """Link `advices` to `payments` (see `remittance_advices.linking`) and keep the links in
+    the book, so `decide` reads each linked payment with its advice's lines."""
+
+    def payer_of(record: RemittanceAdvice | Payment) -> frozenset[str]:
+        if isinstance(record, RemittanceAdvice):
+            return _advice_payers(record, book)
+        return book.payers.identify(record.payer_name, record.payer_account).customers
+
+    def names_invoices(payment: Payment) -> bool:
+        texts = [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
+        return any(
+            found.kind in ("exact", "po") and found.key in book.by_key
+            for found in references.extract(texts)
+        )
+
+    linking = link_advices(
+        payments,
+        advices,
+        payer_of,
+        window_days=book.policy.advice_date_window_days,
+        names_invoices=names_invoices,
+    )
+    book.advice_links.update(linking.links)
+    return linking
+
+
+def decide_payments(
+    payments: Sequence[Payment], book: Book, advices: Sequence[RemittanceAdvice] = ()
+) -> list[Decision]:
+    """One decision per payment, in the order of `payments` (decided by value date, id),
+    with `advices` linked to them first (`link_to_payments`)."""
+    if advices:
+        link_to_payments(payments, advices, book)
     ordered = sorted(payments, key=lambda p: (p.value_date or _FAR, p.payment_id))
     decisions = {payment.payment_id: decide(payment, book) for payment in ordered}
     return [decisions[payment.payment_id] for payment in payments]
@@ -677,7 +803,9 @@ def match_payments(
     history: History | None = None,
     *,
     fx_rates: Mapping[str, Decimal] | None = None,
+    advices: Sequence[RemittanceAdvice] = (),
 ) -> list[Decision]:
-    """One decision per payment, in the order of `payments`."""
+    """One decision per payment, in the order of `payments`; remittance `advices` that
+    arrived apart from the money are linked to them first."""
     book = build_book(invoices, customers, policy, history, fx_rates=fx_rates)
-    return decide_payments(payments, book)
+    return decide_payments(payments, book, advices)

@@ -67,6 +67,10 @@ DEFAULT_SIGNAL_ERROR: MappingProxyType[str, float] = MappingProxyType(
         "amount:oldest_of_equal": 0.0003,
         "amount:no_typo_alternative": 0.0002,  # payer unknown, no one-edit same-amount invoice
         "amount:uncorroborated": 0.01,  # a non-exact amount on an invoice the payer does not own
+        # remittance advice that arrived apart from the money, and how it was linked
+        "advice:trace": 0.00001,
+        "advice:amount_date_payer": 0.0001,
+        "amount:advice_lines": 0.0002,  # each invoice read against its advice line's amount
     }
 )
 
@@ -86,6 +90,9 @@ class MatchPolicy:
     subset_sum_max_invoices: int = 5
     subset_sum_max_candidates: int = 24
     error_budget: float = 0.0005
+    # A remittance advice links to a payment by amount and payer only when the payment's
+    # value date is this many days or fewer from the advice's payment date.
+    advice_date_window_days: int = 3
     signal_error: Mapping[str, float] = field(default_factory=lambda: DEFAULT_SIGNAL_ERROR)
 
     def write_off_minor(self, currency: str) -> int:

@@ -5,7 +5,7 @@ activities where the clerk works.
 The connector takes its RPC client (STYLE.md 14): `XmlRpc` wraps the two stdlib
 `ServerProxy`s of `/xmlrpc/2` with a Transport that sets a timeout (ServerProxy has
 none of its own). XML-RPC is deprecated from Odoo 19, so the client is a small
-protocol (`OdooRpc`) another transport (JSON-RPC) can implement. Model and field
+protocol (`OdooRpc`); `JsonRpc` implements it over `/jsonrpc` (config `protocol`). Model and field
 names come from the mapping file (`mappings/odoo.toml`).
 
 Write-back is idempotent. Each application's key travels in the payment's memo
@@ -36,10 +36,14 @@ from __future__ import annotations
 import contextlib
 import html
 import http.client
+import itertools
+import json
 import re
 import socket
+import urllib.error
+import urllib.request
 import xmlrpc.client
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
@@ -53,6 +57,7 @@ from connectors.errors import (
     RetryLaterError,
     RetryPolicy,
     retrying,
+    server_hint,
 )
 from connectors.protocols import CheckResult
 from mappings.money import Money
@@ -190,6 +195,88 @@ class XmlRpc:
         return self.models.execute_kw(database, uid, password, model, method, args, kwargs)
 
 
+_JSON_FAULT_CODES = {
+    "odoo.exceptions.UserError": 2,
+    "odoo.exceptions.ValidationError": 2,
+    "odoo.exceptions.AccessDenied": 3,
+    "odoo.exceptions.AccessError": 4,
+}
+
+
+class JsonRpc:
+    """Odoo's `/jsonrpc` endpoint (the `call` method with `service`/`method`/`args`).
+
+    Errors come back as XML-RPC's would, so one table translates both: an Odoo exception
+    becomes `xmlrpc.client.Fault` with the code `/xmlrpc/2` gives it (UserError 2,
+    AccessDenied 3, AccessError 4, anything else 1 with the traceback), an HTTP error
+    `xmlrpc.client.ProtocolError`, an answer that is not JSON-RPC `ResponseError`.
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.endpoint = f"{url.rstrip('/')}/jsonrpc"
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+
+    def _call(self, service: str, method: str, args: list[Any]) -> Any:
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {"service": service, "method": method, "args": args},
+                "id": next(self._ids),
+            }
+        ).encode("utf-8")
+        request = urllib.request.Request(
+            self.endpoint, body, {"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise xmlrpc.client.ProtocolError(
+                self.endpoint, exc.code, exc.reason, dict(exc.headers)
+            ) from None
+        except urllib.error.URLError as exc:
+            # The socket error inside tells "cannot resolve" from "refused" from "timed out".
+            raise exc.reason if isinstance(exc.reason, OSError) else exc from None
+        except json.JSONDecodeError:
+            raise xmlrpc.client.ResponseError(f"{self.endpoint} did not answer JSON") from None
+        if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+            raise xmlrpc.client.ResponseError(f"{self.endpoint} did not answer JSON-RPC")
+        if "error" in answer:
+            data = answer["error"].get("data") or {}
+            code = _JSON_FAULT_CODES.get(data.get("name", ""), 1)
+            text = data.get("debug") if code == 1 else data.get("message")
+            raise xmlrpc.client.Fault(code, text or answer["error"].get("message", ""))
+        return answer["result"]
+
+    def version(self) -> dict[str, Any]:
+        return self._call("common", "version", [])
+
+    def authenticate(self, database: str, login: str, password: str) -> int | bool:
+        return self._call("common", "authenticate", [database, login, password, {}])
+
+    def execute_kw(
+        self,
+        database: str,
+        uid: int,
+        password: str,
+        model: str,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        return self._call(
+            "object", "execute_kw", [database, uid, password, model, method, args, kwargs]
+        )
+
+
+TRANSPORTS: dict[str, Callable[[str, float], OdooRpc]] = {
+    "xmlrpc": XmlRpc.connect,
+    "jsonrpc": JsonRpc,
+}
+
+
 # ---------------------------------------------------------------------------------------
 # Settings and the error table
 
@@ -266,7 +353,9 @@ def _translate(error: BaseException, settings: OdooSettings, doing: str) -> Conn
         if code == 404:
             return FixConfigError(f"no XML-RPC at {where} (HTTP 404): check `url`")
         if code == 429 or code >= 500:
-            return RetryLaterError(f"Odoo at {where} answered HTTP {code} ({doing})")
+            return RetryLaterError(
+                f"Odoo at {where} answered HTTP {code} ({doing})", retry_after=server_hint(error)
+            )
         return FixConfigError(f"Odoo at {where} answered HTTP {code} ({doing})")
     if isinstance(error, ExpatError | xmlrpc.client.ResponseError):
         return FixConfigError(f"{where} did not answer XML-RPC ({doing}): is `url` Odoo's?")

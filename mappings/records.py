@@ -206,3 +206,20 @@ class Resolution:
     invoice_id: str | None
     amount: Money | None
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemittanceAdvice:
+    """Remittance that arrives apart from the money (an X12 820, a CSV a customer uploads):
+    the payment it announces (amount, date, payer, bank trace) and the invoices it pays."""
+
+    advice_id: str  # stable: hash of the file digest and the advice's position in it
+    amount: Money  # the payment total the advice announces
+    source: SourceRef
+    document: str  # how a clerk finds it: "820 TRN 0912...", "CSV advice R-1001"
+    payment_date: date | None = None
+    trace: str | None = None  # the bank trace or payment reference the money carries
+    payer_name: str | None = None
+    payer_id: str | None = None  # the payer's id as the advice gives it (customer number)
+    payer_account: str | None = None
+    lines: tuple[RemittanceLine, ...] = ()

@@ -12,7 +12,16 @@ for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 
+# Debian's odbcinst.ini turns psqlODBC's communication log on (a file per connection in
+# /tmp); a connection string cannot turn it off, the driver entry can.
+quiet_psqlodbc() {
+    if [ "$(id -u)" -eq 0 ] && [ -f /etc/odbcinst.ini ]; then
+        sed -i 's/^CommLog=1/CommLog=0/' /etc/odbcinst.ini
+    fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+    quiet_psqlodbc
     echo "system packages: all present"
     exit 0
 fi
@@ -24,4 +33,5 @@ echo "system packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+quiet_psqlodbc
 echo "system packages: installed ${missing[*]}"

@@ -28,9 +28,10 @@ from rich.table import Table
 
 from cash_application.bank_files.detect import PARSERS, parse_bank_file
 from cash_application.bank_files.errors import BankFileError
-from cash_application.bank_files.payments import payments_from
 from cash_application.bank_files.to_json import parsed_file_to_json
 from cash_application.matching import match_payments
+from cash_application.received_files import read_received_file
+from cash_application.remittance_advices import DEFAULT_LAYOUT
 from connectors.files import (
     APPLICATION_COLUMNS,
     EXCEPTION_COLUMNS,
@@ -41,7 +42,14 @@ from connectors.files import (
     read_invoices,
     write_csv_atomic,
 )
-from mappings.records import ApplicationWrite, ExceptionWrite, idempotency_key
+from mappings.records import (
+    ApplicationWrite,
+    ExceptionWrite,
+    Payment,
+    RemittanceAdvice,
+    idempotency_key,
+)
+from sync_jobs import audit_export
 from sync_jobs import trace as tracing
 from sync_jobs.config import ConfigError, LoadedConfig, load_config
 from sync_jobs.edi_cli import edi_app
@@ -332,7 +340,9 @@ def parse(
 
 @app.command()
 def match(
-    bank_files: Annotated[list[Path], typer.Argument(help="bank files to apply")],
+    bank_files: Annotated[
+        list[Path], typer.Argument(help="bank files to apply, and remittance advices (820, CSV)")
+    ],
     customers: Annotated[Path, typer.Option(help="customers.csv (files contract)")],
     invoices: Annotated[Path, typer.Option(help="open_invoices.csv (files contract)")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the two result CSVs")],
@@ -347,13 +357,18 @@ def match(
     except (OSError, BooksDataError) as exc:
         raise _fail(str(exc)) from None
     summary = RunSummary()
-    found = []
+    # The config's CSV remittance layout when there is a config; the shipped one otherwise.
+    loaded = _config() if _state["config"].exists() else None
+    layout = loaded.config.remittance.csv_layout() if loaded else DEFAULT_LAYOUT
+    found: list[Payment] = []
+    advices: list[RemittanceAdvice] = []
     for path in bank_files:
         try:
             data = path.read_bytes()
-            parsed = parse_bank_file(data, path.name)
             digest = hashlib.sha256(data).hexdigest()
-            found.extend(payments_from(parsed, file_digest=digest, file_name=path.name))
+            received = read_received_file(data, path.name, file_digest=digest, layout=layout)
+            found.extend(received.payments)
+            advices.extend(received.advices)
         except (OSError, BankFileError) as exc:
             reason = exc if isinstance(exc, BankFileError) else f"{path}: {exc.strerror}"
             err.print(f"error: {reason}")
@@ -363,8 +378,8 @@ def match(
     if not summary.files_read:
         raise _fail("no bank file could be processed")
     # The [matching] policy of the config file when there is one; defaults otherwise.
-    policy = _config().config.matching.policy() if _state["config"].exists() else None
-    decisions = match_payments(found, open_invoices, known_customers, policy)
+    policy = loaded.config.matching.policy() if loaded else None
+    decisions = match_payments(found, open_invoices, known_customers, policy, advices=advices)
     by_id = {payment.payment_id: payment for payment in found}
     app_rows, exc_rows = [], []
     for decision in decisions:
@@ -575,6 +590,75 @@ def audit_verify(
         out.print(f"audit chain ok: {report.events} events verified")
     if not report.ok:
         raise _fail(f"audit chain broken at event {report.first_bad_seq}: {report.problem}")
+
+
+@audit_app.command("export")
+def audit_export_command(
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day (UTC)")
+    ],
+    end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last day (UTC)")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write (default stdout)")
+    ] = None,
+) -> None:
+    """Every application in the period with its lineage and the chain's verification."""
+    if fmt not in audit_export.FORMATS:
+        raise _fail(f"--format: expected one of {audit_export.FORMATS}, found {fmt!r}", 2)
+    loaded = _config()
+    with _engine(loaded).connect() as conn:
+        try:
+            export = audit_export.export_rows(conn, start.date(), end.date())
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+    text = audit_export.render(export, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(export['applications'])} application(s) to {output}")
+    if not export["chain"]["ok"]:
+        raise _fail(f"audit chain broken: {export['chain']['problem']}")
+
+
+web_app = typer.Typer(help="The web pages: exception queue, trace, dashboard, audit export.")
+app.add_typer(web_app, name="web", invoke_without_command=True)
+
+
+@web_app.callback()
+def web(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the pages (loopback by default; elsewhere a sign-in is required)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn  # the `web` extra: imported only when serving
+
+    from sync_jobs.web import is_loopback
+    from sync_jobs.web.app import create_app
+
+    loaded = _config()
+    require_login = not is_loopback(host)
+    settings = loaded.config.web
+    if require_login and not settings.users and settings.api_token is None:
+        raise _fail(
+            f"--host {host} is not loopback: add users under [web.users] "
+            "(`arlink web hash-password`) or [web] api_token first",
+            2,
+        )
+    uvicorn.run(create_app(loaded, require_login=require_login), host=host, port=port)
+
+
+@web_app.command("hash-password")
+def web_hash_password() -> None:
+    """Print a hash for a web user's `password_hash` in config.toml (asks for the password)."""
+    from sync_jobs.web.auth import hash_password
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    out.print(hash_password(password))
 
 
 def main() -> None:

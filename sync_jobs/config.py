@@ -9,7 +9,9 @@ relative to the config file's folder, so a config works from any working directo
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -30,7 +32,15 @@ from pydantic import (
 )
 
 from cash_application.policy import MatchPolicy, TiePolicy
+from cash_application.remittance_advices.csv_layout import (
+    DEFAULT_LAYOUT,
+    CsvLayout,
+    RemittanceLayoutError,
+)
+from mappings.odbc import OdbcMapping, OdbcMappingError
 from mappings.odoo import OdooMapping, OdooMappingError
+from mappings.salesforce import SalesforceMapping
+from mappings.soap import SoapMapping
 from sync_jobs.secrets import Secret, SecretSourceError, read_secret
 
 STEP_NAMES = ("pull", "fetch", "parse", "match", "write-back")
@@ -142,7 +152,7 @@ class SftpSourceConfig(_Strict):
         return self
 
 
-def _check_odoo_url(value: str) -> str:
+def _check_base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected a base URL such as https://erp.example.com, found {value!r}")
@@ -160,16 +170,96 @@ def _check_odoo_mapping(value: Path | None) -> Path | None:
     return value
 
 
-class OdooBooksConfig(_Strict):
+def _shipped_or_path(load: Callable[[Any], object]) -> Callable[[str, ValidationInfo], str]:
+    """A mapping given as the name of a shipped file (`billing`) or a path to one's own
+    copy (relative to the config's folder); loaded once here so every mistake in it is
+    reported with the config's other problems."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if "/" in value or "\\" in value or value.endswith(".toml"):
+            value = str(_resolve_path(Path(value), info))
+        try:
+            load(value)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    return check
+
+
+class RemoteBooksConfig(_Strict):
+    """What every books host over the network has: timeouts, pages, bounded retries."""
+
+    timeout: float = Field(default=60.0, gt=0)
+    page_size: int = Field(default=500, ge=1, le=10000)
+    retry_attempts: int = Field(default=4, ge=1, le=20)
+    retry_wait: float = Field(default=1.0, ge=0)
+
+
+class SoapBooksConfig(RemoteBooksConfig):
+    """A SOAP ERP through its WSDLs and a mapping file (README, "SOAP ERPs")."""
+
+    kind: Literal["soap"]
+    url: Annotated[str, AfterValidator(_check_base_url)]
+    mapping: Annotated[str, AfterValidator(_shipped_or_path(SoapMapping.load))] = "business_central"
+    username: str = ""
+    password: SecretValue | None = None
+    token: SecretValue | None = None
+    local_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    timeout: float = Field(default=30.0, gt=0)
+    operation_timeout: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _has_one_credential(self) -> SoapBooksConfig:
+        if (self.password is None) == (self.token is None):
+            raise ValueError("give exactly one of `password` or `token` (a secret: env or file)")
+        return self
+
+
+_PASSWORD_IN_CONNECTION = re.compile(r"(?:^|;)\s*(?:pwd|password)\s*=", re.IGNORECASE)
+
+
+def _check_connection_string(value: str) -> str:
+    if _PASSWORD_IN_CONNECTION.search(value):
+        raise ValueError(
+            "the password does not belong in `connection_string`: give it as `password` "
+            "(a secret: env or file); the value is not shown"
+        )
+    return value
+
+
+def _check_odbc_mapping(value: Path | None) -> Path | None:
+    if value is not None:
+        try:
+            OdbcMapping.load(value)
+        except OdbcMappingError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class OdbcBooksConfig(RemoteBooksConfig):
+    """An ERP's AR tables in a SQL database through ODBC (README, "The `odbc` books host")."""
+
+    kind: Literal["odbc"]
+    connection_string: Annotated[str, AfterValidator(_check_connection_string)]
+    password: SecretValue | None = None
+    mapping: Annotated[ConfigPath | None, AfterValidator(_check_odbc_mapping)] = None
+    connect_timeout: int = Field(default=15, ge=1)
+    statement_timeout: float = Field(default=120.0, gt=0)
+    page_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+class OdooBooksConfig(RemoteBooksConfig):
     """An Odoo 16/17/18 database over XML-RPC (README, "The `odoo` books host")."""
 
     kind: Literal["odoo"]
-    url: Annotated[str, AfterValidator(_check_odoo_url)]
+    url: Annotated[str, AfterValidator(_check_base_url)]
     database: str
     username: str
     password: SecretValue | None = None
     api_key: SecretValue | None = None
     version: Literal[16, 17, 18] = 17
+    protocol: Literal["xmlrpc", "jsonrpc"] = "xmlrpc"  # XML-RPC leaves Odoo from 19
     mapping: Annotated[ConfigPath | None, AfterValidator(_check_odoo_mapping)] = None
     exceptions_target: Literal["invoice", "customer"] = "invoice"
     exceptions_user_id: int | None = Field(default=None, ge=1)
@@ -178,10 +268,6 @@ class OdooBooksConfig(_Strict):
     payment_journal: str | None = None
     write_off_account: str | None = None
     discount_account: str | None = None
-    timeout: float = Field(default=60.0, gt=0)
-    page_size: int = Field(default=500, ge=1, le=10000)
-    retry_attempts: int = Field(default=4, ge=1, le=20)
-    retry_wait: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
     def _has_one_credential(self) -> OdooBooksConfig:
@@ -198,9 +284,29 @@ class OdooBooksConfig(_Strict):
         return secret
 
 
-BooksConfig = Annotated[FilesBooksConfig | OdooBooksConfig, Field(discriminator="kind")]
+class SalesforceBooksConfig(RemoteBooksConfig):
+    """A Salesforce org through a connected app (README, "The `salesforce` books host")."""
+
+    kind: Literal["salesforce"]
+    login_url: Annotated[str, AfterValidator(_check_base_url)]
+    client_id: str
+    client_secret: SecretValue
+    api_version: str = Field(default="62.0", pattern=r"^\d+\.0$")
+    mapping: Annotated[str, AfterValidator(_shipped_or_path(SalesforceMapping.load))] = "billing"
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    page_size: int = Field(default=2000, ge=1, le=2000)
+    bulk_threshold: int = Field(default=50_000, ge=0)
+    api_usage_stop: float = Field(default=0.9, gt=0, le=1)
+    ca_file: ConfigPath | None = None
+    exceptions_owner_id: str | None = None
+
+
+BooksConfig = Annotated[
+    FilesBooksConfig | OdooBooksConfig | OdbcBooksConfig | SoapBooksConfig | SalesforceBooksConfig,
+    Field(discriminator="kind"),
+]
 SourceConfig = Annotated[FolderSourceConfig | SftpSourceConfig, Field(discriminator="kind")]
-_KINDS = {"files", "odoo", "folder", "sftp"}
+_KINDS = {"files", "odoo", "odbc", "soap", "salesforce", "folder", "sftp"}
 
 
 class JobConfig(_Strict):
@@ -248,6 +354,7 @@ class MatchingConfig(_Strict):
     apply_short_pay: bool = True
     tie_policy: Literal["review", "oldest"] = "review"
     error_budget: float = Field(default=0.0005, ge=0, le=1)
+    advice_date_window_days: int = Field(default=3, ge=0, le=60)
 
     def policy(self) -> MatchPolicy:
         """The matcher's policy for these settings."""
@@ -259,7 +366,41 @@ class MatchingConfig(_Strict):
             apply_short_pay=self.apply_short_pay,
             tie_policy=TiePolicy(self.tie_policy),
             error_budget=self.error_budget,
+            advice_date_window_days=self.advice_date_window_days,
         )
+
+
+def _check_advice_layout(value: Path | None) -> Path | None:
+    if value is not None:
+        try:
+            CsvLayout.load(value)
+        except RemittanceLayoutError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class RemittanceConfig(_Strict):
+    """How customers' CSV remittance advices are laid out (README, "Remittance advices")."""
+
+    layout: Annotated[ConfigPath | None, AfterValidator(_check_advice_layout)] = None
+
+    def csv_layout(self) -> CsvLayout:
+        """The configured layout, or the shipped default."""
+        return CsvLayout.load(self.layout) if self.layout else DEFAULT_LAYOUT
+
+
+class RetryConfig(_Strict):
+    """A bounded retry policy for one step kind (`[retries.pull]`, ...)."""
+
+    attempts: int = Field(ge=1, le=20)
+    initial_wait: float = Field(default=10.0, ge=0)
+    max_wait: float = Field(default=120.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetryConfig:
+        if self.max_wait < self.initial_wait:
+            raise ValueError("`max_wait` must be at least `initial_wait`")
+        return self
 
 
 def _check_broker_url(value: str) -> str:
@@ -280,6 +421,34 @@ class WorkersConfig(_Strict):
     step_timeout_seconds: float = Field(default=3600, gt=0)
 
 
+_PASSWORD_HASH = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[0-9a-f]{32}\$[0-9a-f]{64}")
+
+
+def _check_password_hash(value: str) -> str:
+    if not _PASSWORD_HASH.fullmatch(value):
+        raise ValueError(
+            "expected a hash from `arlink web hash-password` (scrypt$N$r$p$salt$hash), "
+            "never a plain password (the value is not shown)"
+        )
+    return value
+
+
+class WebUserConfig(_Strict):
+    """One person who may sign in to `arlink web` when it is bound off loopback."""
+
+    password_hash: Annotated[str, AfterValidator(_check_password_hash)]
+
+
+class WebConfig(_Strict):
+    """`arlink web`: who may sign in when it listens beyond loopback, and how."""
+
+    users: dict[str, WebUserConfig] = Field(default_factory=dict)
+    # For scripts: `Authorization: Bearer <token>`.
+    api_token: SecretValue | None = None
+    # Signs session cookies; unset, a fresh random key per process (sign-ins end on restart).
+    session_secret: SecretValue | None = None
+
+
 class Config(_Strict):
     """The whole `config.toml`."""
 
@@ -290,7 +459,10 @@ class Config(_Strict):
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
     notify: NotifyConfig = NotifyConfig()
     matching: MatchingConfig = MatchingConfig()
+    remittance: RemittanceConfig = RemittanceConfig()
+    retries: dict[StepName, RetryConfig] = Field(default_factory=dict)
     workers: WorkersConfig | None = None
+    web: WebConfig = WebConfig()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,12 @@
 A run that stopped part-way (crash, kill, host down) is continued by the next
 `arlink run` of the same job: steps already checkpointed `done` are skipped and the
 others pick up from the ledger, so a rerun never starts over or applies twice.
+
+Each step runs under its kind's bounded retry policy (`StepRetries`): only a transient
+`RetryLaterError` is retried, waiting max(backoff, the server's hint) capped; a
+`FixConfigError` or any other error fails the step at once. Every retried attempt is an
+audit event (`step.retry`); the step's checkpoint keeps the attempts with their errors
+and waits; when the cap is reached the step is checkpointed `failed` and so is the run.
 """
 
 from __future__ import annotations
@@ -11,19 +17,21 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from cash_application.bank_files.detect import parse_bank_file
 from cash_application.bank_files.errors import BankFileError
-from cash_application.bank_files.payments import payments_from
 from cash_application.matching import match_payments
+from cash_application.received_files import read_received_file
+from connectors.errors import RetryAttempt, RetryPolicy, retrying
+from mappings.records import Payment, RemittanceAdvice
 from sync_jobs import store
-from sync_jobs.config import LoadedConfig
+from sync_jobs.config import Config, LoadedConfig
 from sync_jobs.ledger import runs
+from sync_jobs.ledger.audit import append_event
 from sync_jobs.ledger.locks import acquire_job_lock, release_job_lock
 from sync_jobs.ledger.schema import bank_files, decisions
 from sync_jobs.steps import STEPS, Counts, JobContext
@@ -54,6 +62,46 @@ def run_step_here(ctx: JobContext, step: str) -> Counts:
     return STEPS[step](ctx)
 
 
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRetries:
+    """One bounded retry policy per step kind (`pull`, `fetch`, ...); `default` for a kind
+    not named. Applied by the runner around a whole step, on top of any retries a
+    connector makes of its own single calls."""
+
+    policies: Mapping[str, RetryPolicy] = field(default_factory=dict)
+    default: RetryPolicy = NO_RETRY
+
+    def for_step(self, step: str) -> RetryPolicy:
+        """The policy for step kind `step`."""
+        return self.policies.get(step, self.default)
+
+
+# Defaults a config's `[retries.<step>]` tables override. `pull` and `write-back` wait
+# out a books host being restarted or rate-limiting us (a rerun of either is safe: pull
+# replaces a snapshot, write-back looks every key up before writing). `fetch` is not
+# retried as a step: the SFTP transport already retries each call, reconnecting and
+# resuming a cut download, and a second layer would multiply its `retry_attempts`.
+# `parse` and `match` only read the ledger and the local inbox: nothing transient.
+_BOOKS_HOST_OUTAGE = RetryPolicy(attempts=3, initial_wait=10.0, max_wait=120.0)
+DEFAULT_STEP_RETRIES = StepRetries(
+    policies={"pull": _BOOKS_HOST_OUTAGE, "write-back": _BOOKS_HOST_OUTAGE},
+    default=NO_RETRY,
+)
+
+
+def step_retries(config: Config) -> StepRetries:
+    """The defaults, with each step kind the config's `[retries.<step>]` names replaced."""
+    configured = {
+        step: RetryPolicy(spec.attempts, spec.initial_wait, spec.max_wait)
+        for step, spec in config.retries.items()
+    }
+    policies = {**DEFAULT_STEP_RETRIES.policies, **configured}
+    return StepRetries(policies, DEFAULT_STEP_RETRIES.default)
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     run_id: str
@@ -82,6 +130,7 @@ def job_context(
         now=now,
         report=report,
         policy=config.matching.policy(),
+        advice_layout=config.remittance.csv_layout(),
     )
 
 
@@ -94,6 +143,8 @@ def run_job(
     report: Callable[[str], None] = lambda line: None,
     on_step: Callable[[str, int, int], None] = lambda step, index, total: None,
     run_step: StepRunner = run_step_here,
+    retries: StepRetries | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """Run (or continue) a job; raise `JobFailedError` if a step could not do its work.
 
@@ -101,6 +152,8 @@ def run_job(
     step starts (index from 0), and once more with index == total at the end.
     `run_step` does one step's work: in this process by default, or on Celery workers
     (`sync_jobs.workers.dispatcher`); this run keeps the lock, the record and checkpoints.
+    `retries` bounds the retries of each step kind (default: the config's `[retries]`
+    over `DEFAULT_STEP_RETRIES`); `sleep` waits between attempts.
     """
     started = time.perf_counter()
     with engine.begin() as conn:
@@ -124,7 +177,22 @@ def run_job(
         report(f"continuing unfinished run {run_id}")
     try:
         return _run_steps(
-            engine, loaded, job_name, run_id, resumed, started, now, report, on_step, run_step
+            engine,
+            loaded,
+            _RunPlan(job_name, run_id, resumed, started),
+            now,
+            report,
+            on_step,
+            _StepRetrier(
+                engine,
+                job_name,
+                run_id,
+                run_step,
+                retries or step_retries(loaded.config),
+                sleep,
+                now,
+                report,
+            ),
         )
     finally:
         with engine.begin() as conn:
@@ -141,20 +209,101 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class _RunPlan:
+    job: str
+    run_id: str
+    resumed: bool
+    started: float  # perf_counter at the start, for the summary's timing
+
+
+class _StepFailedError(Exception):
+    """A step failed for good; `attempts` are all its attempts, the failed last one
+    included, for its checkpoint."""
+
+    def __init__(self, cause: Exception, attempts: list[dict[str, object]]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.attempts = attempts
+
+
+@dataclass(slots=True)
+class _StepRetrier:
+    """Runs one step under its kind's policy, recording each retried attempt."""
+
+    engine: sa.Engine
+    job: str
+    run_id: str
+    run_step: StepRunner
+    retries: StepRetries
+    sleep: Callable[[float], None]
+    now: Callable[[], datetime]
+    report: Callable[[str], None]
+
+    def __call__(self, ctx: JobContext, step: str) -> tuple[Counts, list[dict[str, object]]]:
+        """The step's counts and its retried attempts; raise `_StepFailedError` when it
+        failed with a non-transient error or ran out of attempts."""
+        attempts: list[dict[str, object]] = []
+
+        def record(attempt: RetryAttempt) -> None:
+            attempts.append(
+                {
+                    "attempt": attempt.attempt,
+                    "error": str(attempt.error),
+                    "wait": attempt.wait,
+                    "hint": attempt.hint,
+                }
+            )
+            with self.engine.begin() as conn:
+                # Only the error's type is chained: its text comes from outside systems,
+                # and the chain can never drop what slipped past redaction. The text is
+                # kept in the step's checkpoint.
+                append_event(
+                    conn,
+                    actor=f"job:{self.job}",
+                    event="step.retry",
+                    subject=f"run:{self.run_id}",
+                    payload={
+                        "step": step,
+                        "attempt": attempt.attempt,
+                        "error_type": type(attempt.error).__name__,
+                        "wait": attempt.wait,
+                        "hint": attempt.hint,
+                    },
+                    at=self.now(),
+                )
+            self.report(
+                f"{step}: attempt {attempt.attempt} failed ({attempt.error}); "
+                f"retrying in {attempt.wait:g} s"
+            )
+
+        try:
+            counts = retrying(
+                self.retries.for_step(step),
+                lambda: self.run_step(ctx, step),
+                on_retry=record,
+                sleep=self.sleep,
+            )
+        except Exception as exc:
+            attempts.append(
+                {"attempt": len(attempts) + 1, "error": str(exc), "wait": None, "hint": None}
+            )
+            raise _StepFailedError(exc, attempts) from exc
+        return counts, attempts
+
+
 def _run_steps(
     engine: sa.Engine,
     loaded: LoadedConfig,
-    job_name: str,
-    run_id: str,
-    resumed: bool,
-    started: float,
+    plan: _RunPlan,
     now: Callable[[], datetime],
     report: Callable[[str], None],
     on_step: Callable[[str, int, int], None],
-    run_step: StepRunner,
+    run_step: _StepRetrier,
 ) -> RunResult:
-    steps = loaded.config.jobs[job_name].steps
-    ctx = job_context(engine, loaded, job_name, run_id, now, report)
+    run_id = plan.run_id
+    steps = loaded.config.jobs[plan.job].steps
+    ctx = job_context(engine, loaded, plan.job, run_id, now, report)
     counts: dict[str, object] = {}
     for index, step in enumerate(steps):
         on_step(step, index, len(steps))
@@ -165,22 +314,27 @@ def _run_steps(
         with engine.begin() as conn:
             runs.checkpoint(conn, run_id, step, "running", {}, now())
         try:
-            counts[step] = run_step(ctx, step)
-        except Exception as exc:
+            done, retried = run_step(ctx, step)
+        except _StepFailedError as failed:
+            exc = failed.cause
+            detail = {"error": str(exc), "attempts": failed.attempts}
             with engine.begin() as conn:
-                runs.checkpoint(conn, run_id, step, "failed", {"error": str(exc)}, now())
+                runs.checkpoint(conn, run_id, step, "failed", detail, now())
                 runs.finish_run(conn, run_id, "failed", counts, f"{step}: {exc}", now())
             raise JobFailedError(run_id, step, exc) from exc
+        counts[step] = done
         with engine.begin() as conn:
-            runs.checkpoint(conn, run_id, step, "done", counts[step], now())
+            runs.checkpoint(
+                conn, run_id, step, "done", {**done, "retries": retried} if retried else done, now()
+            )
     on_step("done", len(steps), len(steps))
     summary = run_summary(engine, run_id)
-    summary.seconds = time.perf_counter() - started
+    summary.seconds = time.perf_counter() - plan.started
     with engine.begin() as conn:
         runs.finish_run(
             conn, run_id, "succeeded", {**counts, "summary": summary.to_json()}, None, now()
         )
-    return RunResult(run_id, resumed, summary)
+    return RunResult(run_id, plan.resumed, summary)
 
 
 def run_summary(engine: sa.Engine, run_id: str) -> RunSummary:
@@ -212,7 +366,8 @@ def preview_job(
     started = time.perf_counter()
     ctx = job_context(engine, loaded, job_name, "dry-run", utc_now, report)
     summary = RunSummary()
-    found = []
+    found: list[Payment] = []
+    advices: list[RemittanceAdvice] = []
     for source in ctx.sources.values():
         for name in source.list():
             data = source.fetch(name)
@@ -222,15 +377,21 @@ def preview_job(
                     continue
             summary.files_read += 1
             try:
-                parsed = parse_bank_file(data, name)
-                found.extend(payments_from(parsed, file_digest=digest, file_name=name))
+                received = read_received_file(
+                    data, name, file_digest=digest, layout=ctx.advice_layout
+                )
             except BankFileError as exc:
                 summary.files_quarantined += 1
                 report(f"would quarantine {name}: {exc}")
+                continue
+            found.extend(received.payments)
+            advices.extend(received.advices)
     with engine.connect() as conn:
         found.extend(store.undecided_payments(conn, list(ctx.sources)))
+        advices.extend(store.unlinked_advices(conn, list(ctx.sources)))
     invoices = ctx.books.pull_open_invoices(None)
     customers = ctx.books.pull_customers(None)
-    summary.add_decisions(match_payments(found, invoices, customers, ctx.policy))
+    decisions = match_payments(found, invoices, customers, ctx.policy, advices=advices)
+    summary.add_decisions(decisions)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -1,5 +1,9 @@
 """The steps of a job: pull, fetch, parse, match, write-back.
 
+Remittance advices (X12 820, CSV) come in through the same sources as bank files: `parse`
+recognises them by content before bank file detection and keeps them in the ledger with
+their file; `match` links the unlinked ones to the payments it decides.
+
 Each step reads its input from the ledger and records its output there, so any step
 can be rerun after a crash: it picks up what is not done yet and never repeats what
 is. Steps return counts for the run summary.
@@ -17,11 +21,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cash_application.bank_files.detect import parse_bank_file
 from cash_application.bank_files.errors import BankFileError
-from cash_application.bank_files.payments import payments_from
-from cash_application.matching import match_payments
+from cash_application.matching import build_book, decide_payments
 from cash_application.policy import MatchPolicy
+from cash_application.received_files import read_received_file
+from cash_application.remittance_advices import DEFAULT_LAYOUT, CsvLayout
 from connectors.protocols import BooksHost, FileTransport
 from mappings.records import ApplicationWrite, ExceptionWrite
 from sync_jobs import store
@@ -46,6 +50,7 @@ class JobContext:
     report: Callable[[str], None]
     actor: str = "arlink"
     policy: MatchPolicy | None = None  # [matching] in config.toml; None: the defaults
+    advice_layout: CsvLayout = DEFAULT_LAYOUT  # how CSV remittance advices are laid out
 
     def audit(self, conn: sa.Connection, event: str, subject: str, **payload: object) -> None:
         self.audit_many(conn, [(event, subject, payload)])
@@ -170,9 +175,15 @@ def received_files(ctx: JobContext) -> list[str]:
         )
 
 
+def parse_counts() -> Counts:
+    """The parse step's counts, all zero (in-process and on workers alike)."""
+    return {"files_parsed": 0, "files_quarantined": 0, "payments": 0, "advices": 0}
+
+
 def parse(ctx: JobContext) -> Counts:
-    """Parse every received file into payments; quarantine a file that does not parse."""
-    counts: Counts = {"files_parsed": 0, "files_quarantined": 0, "payments": 0}
+    """Parse every received file into payments (or remittance advices); quarantine a file
+    that does not parse."""
+    counts = parse_counts()
     for digest in received_files(ctx):
         for key, value in parse_file(ctx, digest).items():
             counts[key] += value
@@ -190,7 +201,7 @@ def parse_file(ctx: JobContext, digest: str) -> dict[str, int]:
     connection, the database drops the lock with the transaction, and the file is still
     `received` for the next try. All counts are 0 when the file was not this call's to parse.
     """
-    counts = {"files_parsed": 0, "files_quarantined": 0, "payments": 0}
+    counts = parse_counts()
     with ctx.engine.begin() as conn:
         name = conn.scalar(
             sa.select(bank_files.c.name)
@@ -201,8 +212,7 @@ def parse_file(ctx: JobContext, digest: str) -> dict[str, int]:
             return counts
         data = _inbox(ctx, digest).read_bytes()
         try:
-            bank_file = parse_bank_file(data, name)
-            found = payments_from(bank_file, file_digest=digest, file_name=name)
+            received = read_received_file(data, name, file_digest=digest, layout=ctx.advice_layout)
         except BankFileError as exc:
             _write_once(ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}", data)
             conn.execute(
@@ -214,31 +224,59 @@ def parse_file(ctx: JobContext, digest: str) -> dict[str, int]:
             ctx.report(f"quarantined {name}: {exc}")
             counts["files_quarantined"] = 1
             return counts
-        added = store.insert_payments(conn, found, ctx.run_id)
+        added = store.insert_payments(conn, received.payments, ctx.run_id)
+        added_advices = store.insert_advices(conn, received.advices, ctx.run_id)
         conn.execute(
             sa.update(bank_files)
             .where(bank_files.c.digest == digest)
-            .values(status="parsed", format=bank_file.format, parsed_at=ctx.now())
+            .values(status="parsed", format=received.format, parsed_at=ctx.now())
         )
-        ctx.audit(conn, "file_parsed", digest, name=name, format=bank_file.format, payments=added)
-    ctx.report(f"parsed {name}: {len(found)} payment(s)")
-    counts.update(files_parsed=1, payments=added)
+        what = {"advices": added_advices} if received.advices else {"payments": added}
+        ctx.audit(conn, "file_parsed", digest, name=name, format=received.format, **what)
+    found = (
+        f"{len(received.advices)} remittance advice(s)"
+        if received.advices
+        else f"{len(received.payments)} payment(s)"
+    )
+    ctx.report(f"parsed {name}: {found}")
+    counts.update(files_parsed=1, payments=added, advices=added_advices)
     return counts
 
 
 def match(ctx: JobContext) -> Counts:
-    """Decide every undecided payment against the open invoices, and record the decisions."""
+    """Decide every undecided payment against the open invoices, with the remittance
+    advices not yet linked; record the decisions and the advices' links."""
     with ctx.engine.connect() as conn:
         payments = store.undecided_payments(conn, list(ctx.sources))
         invoices = store.load_open_invoices(conn, ctx.books.name)
         customers = store.load_customers(conn, ctx.books.name)
-    decisions = match_payments(payments, invoices, customers, ctx.policy)
+        advices = store.unlinked_advices(conn, list(ctx.sources))
+    book = build_book(invoices, customers, ctx.policy)
+    decisions = decide_payments(payments, book, advices)
+    links = sorted(book.advice_links.values(), key=lambda link: link.payment_id)
     outcomes: dict[str, int] = {}
     for decision in decisions:
         outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
     with ctx.engine.begin() as conn:
         store.record_decisions(
             conn, decisions, host=ctx.books.name, run_id=ctx.run_id, at=ctx.now()
+        )
+        store.record_advice_links(
+            conn,
+            [(link.advice.advice_id, link.payment_id, link.by) for link in links],
+            run_id=ctx.run_id,
+            at=ctx.now(),
+        )
+        ctx.audit_many(
+            conn,
+            [
+                (
+                    "advice_linked",
+                    link.payment_id,
+                    {"advice_id": link.advice.advice_id, "by": link.by, "reason": link.reason.text},
+                )
+                for link in links
+            ],
         )
         ctx.audit_many(
             conn,
@@ -261,7 +299,8 @@ def match(ctx: JobContext) -> Counts:
                 for decision in decisions
             ],
         )
-    ctx.report(f"matched {len(decisions)} payment(s): {outcomes}")
+    linked = f", {len(links)} remittance advice(s) linked" if links else ""
+    ctx.report(f"matched {len(decisions)} payment(s): {outcomes}{linked}")
     return {"decisions": len(decisions), "outcomes": outcomes}
 
 

@@ -1,12 +1,12 @@
 """Reading and writing canonical records in the ledger's tables.
 
-The one place that knows how a `Payment`, `Decision` or `Invoice` becomes a row and
-back. Money goes in as integer minor units plus currency; never as a float.
+The one place that knows how a `Payment`, `RemittanceAdvice`, `Decision` or `Invoice`
+becomes a row and back. Money goes in as integer minor units plus currency; never as a float.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from mappings.records import (
     Outcome,
     Payment,
     Reason,
+    RemittanceAdvice,
     RemittanceLine,
     SourceRef,
     Suggestion,
@@ -36,6 +37,7 @@ from sync_jobs.ledger.schema import (
     exception_items,
     invoices,
     payments,
+    remittance_advices,
 )
 
 
@@ -221,30 +223,38 @@ def _payment_row(payment: Payment, run_id: str) -> dict[str, Any]:
         "bank_reference": payment.bank_reference,
         "end_to_end_id": payment.end_to_end_id,
         "remittance": payment.remittance,
-        "remittance_lines": [
-            {
-                "invoice_ref": line.invoice_ref,
-                "amount_paid": str(line.amount_paid) if line.amount_paid else None,
-                "discount": str(line.discount) if line.discount else None,
-                "reason_code": line.reason_code,
-            }
-            for line in payment.remittance_lines
-        ],
+        "remittance_lines": _lines_json(payment.remittance_lines),
         "run_id": run_id,
     }
 
 
-def _payment(row: sa.Row[Any]) -> Payment:
-    currency = row.currency
-    lines = tuple(
+def _lines_json(lines: Iterable[RemittanceLine]) -> list[dict[str, str | None]]:
+    return [
+        {
+            "invoice_ref": line.invoice_ref,
+            "amount_paid": str(line.amount_paid) if line.amount_paid else None,
+            "discount": str(line.discount) if line.discount else None,
+            "reason_code": line.reason_code,
+        }
+        for line in lines
+    ]
+
+
+def _lines(data: Iterable[Mapping[str, Any]] | None, currency: str) -> tuple[RemittanceLine, ...]:
+    return tuple(
         RemittanceLine(
             invoice_ref=line["invoice_ref"],
             amount_paid=Money.parse(line["amount_paid"], currency) if line["amount_paid"] else None,
             discount=Money.parse(line["discount"], currency) if line["discount"] else None,
             reason_code=line["reason_code"],
         )
-        for line in row.remittance_lines or ()
+        for line in data or ()
     )
+
+
+def _payment(row: sa.Row[Any]) -> Payment:
+    currency = row.currency
+    lines = _lines(row.remittance_lines, currency)
     return Payment(
         payment_id=row.payment_id,
         bank_account=row.bank_account,
@@ -283,6 +293,99 @@ def load_payments(conn: sa.Connection, payment_ids: Iterable[str]) -> dict[str, 
         return {}
     rows = conn.execute(_payments_query().where(payments.c.payment_id.in_(ids)))
     return {row.payment_id: _payment(row) for row in rows}
+
+
+# -- remittance advices --------------------------------------------------------------
+
+
+def insert_advices(conn: sa.Connection, new: Sequence[RemittanceAdvice], run_id: str) -> int:
+    """Insert advices not yet in the ledger (ids are stable); return how many were new."""
+    if not new:
+        return 0
+    known = set(
+        conn.scalars(
+            sa.select(remittance_advices.c.advice_id).where(
+                remittance_advices.c.advice_id.in_([a.advice_id for a in new])
+            )
+        )
+    )
+    rows = [
+        {
+            "advice_id": advice.advice_id,
+            "file_digest": advice.source.file_digest,
+            "first_line": advice.source.first_line,
+            "last_line": advice.source.last_line,
+            "format": advice.source.format,
+            "document": advice.document,
+            "amount_minor": advice.amount.minor,
+            "currency": advice.amount.currency,
+            "payment_date": advice.payment_date,
+            "trace": advice.trace,
+            "payer_name": advice.payer_name,
+            "payer_id": advice.payer_id,
+            "payer_account": advice.payer_account,
+            "lines": _lines_json(advice.lines),
+            "run_id": run_id,
+        }
+        for advice in new
+        if advice.advice_id not in known
+    ]
+    if rows:
+        conn.execute(sa.insert(remittance_advices), rows)
+    return len(rows)
+
+
+def unlinked_advices(conn: sa.Connection, sources: Sequence[str]) -> list[RemittanceAdvice]:
+    """Advices from these sources not yet linked to a payment (they may precede it)."""
+    query = (
+        sa.select(remittance_advices, bank_files.c.name.label("file_name"))
+        .join(bank_files, bank_files.c.digest == remittance_advices.c.file_digest)
+        .where(remittance_advices.c.payment_id.is_(None), bank_files.c.source.in_(sources))
+        .order_by(remittance_advices.c.advice_id)
+    )
+    return [
+        RemittanceAdvice(
+            advice_id=row.advice_id,
+            amount=Money(row.amount_minor, row.currency),
+            source=SourceRef(
+                row.file_digest, row.file_name, row.format, row.first_line, row.last_line
+            ),
+            document=row.document,
+            payment_date=row.payment_date,
+            trace=row.trace,
+            payer_name=row.payer_name,
+            payer_id=row.payer_id,
+            payer_account=row.payer_account,
+            lines=_lines(row.lines, row.currency),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def record_advice_links(
+    conn: sa.Connection, links: Sequence[tuple[str, str, str]], *, run_id: str, at: datetime
+) -> None:
+    """Record (advice id, payment id, how) links in one batched statement; an advice that
+    is already linked keeps its link."""
+    if not links:
+        return
+    conn.execute(
+        sa.update(remittance_advices)
+        .where(
+            remittance_advices.c.advice_id == sa.bindparam("b_advice_id"),
+            remittance_advices.c.payment_id.is_(None),
+        )
+        .values(
+            payment_id=sa.bindparam("b_payment_id"),
+            linked_by=sa.bindparam("b_linked_by"),
+            linked_at=at,
+            link_run_id=run_id,
+        ),
+        [
+            {"b_advice_id": advice_id, "b_payment_id": payment_id, "b_linked_by": linked_by}
+            for advice_id, payment_id, linked_by in links
+        ],
+    )
 
 
 # -- decisions -----------------------------------------------------------------------

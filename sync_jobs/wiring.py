@@ -8,24 +8,36 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors import salesforce, soap
 from connectors.errors import RetryPolicy
 from connectors.files import FilesBooks
 from connectors.folder import FolderTransport
-from connectors.odoo import OdooBooks, OdooSettings, XmlRpc
+from connectors.odbc import OdbcSettings, connect_books
+from connectors.odoo import TRANSPORTS, OdooBooks, OdooSettings
 from connectors.protocols import BooksHost, FileTransport
 from connectors.sftp import SftpAccount, SftpTimeouts, SftpTransport, open_sftp
+from connectors.soap import SoapSettings
 from mappings.odoo import OdooMapping
-from sync_jobs.config import Config, OdooBooksConfig, SftpSourceConfig
+from mappings.soap import SoapMapping
+from sync_jobs.config import (
+    Config,
+    OdbcBooksConfig,
+    OdooBooksConfig,
+    RemoteBooksConfig,
+    SalesforceBooksConfig,
+    SftpSourceConfig,
+    SoapBooksConfig,
+)
 from sync_jobs.ledger import default_url
 
 
-def _retry_policy(spec: OdooBooksConfig | SftpSourceConfig) -> RetryPolicy:
+def _retry_policy(spec: RemoteBooksConfig | SftpSourceConfig) -> RetryPolicy:
     """The retries a host or source is configured for (`retry_attempts`, `retry_wait`)."""
     return RetryPolicy(attempts=spec.retry_attempts, initial_wait=spec.retry_wait)
 
 
 def _odoo_books(name: str, spec: OdooBooksConfig) -> OdooBooks:
-    """An Odoo books host over XML-RPC; the secret is revealed here, into settings that
+    """An Odoo books host over XML-RPC or JSON-RPC; the secret is revealed here, into settings that
     keep it out of repr."""
     settings = OdooSettings(
         url=spec.url,
@@ -43,8 +55,62 @@ def _odoo_books(name: str, spec: OdooBooksConfig) -> OdooBooks:
         page_size=spec.page_size,
         retry=_retry_policy(spec),
     )
-    rpc = XmlRpc.connect(spec.url, spec.timeout)
+    rpc = TRANSPORTS[spec.protocol](spec.url, spec.timeout)
     return OdooBooks(name, rpc, settings, OdooMapping.load(spec.mapping))
+
+
+def _odbc_books(name: str, spec: OdbcBooksConfig) -> BooksHost:
+    """A SQL database's AR tables through pyodbc; the password is revealed here, into
+    settings that keep it out of repr."""
+    settings = OdbcSettings(
+        connection_string=spec.connection_string,
+        password=spec.password.reveal() if spec.password else None,
+        mapping=spec.mapping,
+        connect_timeout=spec.connect_timeout,
+        statement_timeout=spec.statement_timeout,
+        page_size=spec.page_size,
+        retry=_retry_policy(spec),
+    )
+    return connect_books(name, settings)
+
+
+def _soap_books(name: str, spec: SoapBooksConfig) -> BooksHost:
+    """A SOAP ERP through zeep; the password or token is revealed here, into settings
+    that keep it out of repr."""
+    secret = spec.password if spec.password is not None else spec.token
+    assert secret is not None  # the config requires exactly one
+    settings = SoapSettings(
+        url=spec.url,
+        username=spec.username,
+        secret=secret.reveal(),
+        auth="basic" if spec.password is not None else "token",
+        local_currency=spec.local_currency,
+        timeout=spec.timeout,
+        operation_timeout=spec.operation_timeout,
+        page_size=spec.page_size,
+        retry=_retry_policy(spec),
+    )
+    return soap.connect(name, settings, SoapMapping.load(spec.mapping))
+
+
+def _salesforce_books(name: str, spec: SalesforceBooksConfig) -> BooksHost:
+    """A Salesforce org; the client secret is revealed here, into settings that keep it
+    out of repr."""
+    settings = salesforce.SalesforceSettings(
+        login_url=spec.login_url,
+        client_id=spec.client_id,
+        client_secret=spec.client_secret.reveal(),
+        api_version=spec.api_version,
+        currency=spec.currency,
+        page_size=spec.page_size,
+        bulk_threshold=spec.bulk_threshold,
+        api_usage_stop=spec.api_usage_stop,
+        timeout=spec.timeout,
+        ca_file=str(spec.ca_file) if spec.ca_file else None,
+        exceptions_owner_id=spec.exceptions_owner_id,
+        retry=_retry_policy(spec),
+    )
+    return salesforce.connect(name, settings, spec.mapping)
 
 
 def _sftp_source(name: str, spec: SftpSourceConfig) -> SftpTransport:
@@ -78,6 +144,9 @@ def _sftp_source(name: str, spec: SftpSourceConfig) -> SftpTransport:
 BOOKS_KINDS: dict[str, Callable[[str, Any], BooksHost]] = {
     "files": lambda name, spec: FilesBooks(name, spec.path),
     "odoo": _odoo_books,
+    "odbc": _odbc_books,
+    "soap": _soap_books,
+    "salesforce": _salesforce_books,
 }
 SOURCE_KINDS: dict[str, Callable[[str, Any], FileTransport]] = {
     "folder": lambda name, spec: FolderTransport(name, spec.path, spec.pattern, spec.processed),

@@ -35,7 +35,7 @@ from celery import Celery, group
 from sync_jobs.config import LoadedConfig, WorkersConfig
 from sync_jobs.ledger import open_ledger
 from sync_jobs.runner import StepRunner, job_context, utc_now
-from sync_jobs.steps import STEPS, Counts, JobContext, parse_file, received_files
+from sync_jobs.steps import STEPS, Counts, JobContext, parse_counts, parse_file, received_files
 from sync_jobs.wiring import ledger_url
 
 TASK_STEP = "arlink.step"
@@ -135,7 +135,7 @@ def dispatcher(loaded: LoadedConfig, app: Celery | None = None) -> StepRunner:
             task = celery.send_task(TASK_STEP, args=(ctx.job, ctx.run_id, step, loaded.sha256))
             return task.get(timeout=timeout)
         digests = received_files(ctx)
-        counts: Counts = {"files_parsed": 0, "files_quarantined": 0, "payments": 0}
+        counts = parse_counts()
         if not digests:
             return counts
         signatures = [

@@ -189,6 +189,36 @@ payments = sa.Table(
     sa.Index("ix_payments_file_digest", "file_digest"),
 )
 
+# Remittance advices (X12 820, CSV) that arrived apart from the money, from files taken in
+# like bank files (`bank_files` is the intake of every file, whatever its format). An advice
+# waits unlinked until a match step links it to its payment; it may arrive days before it.
+remittance_advices = sa.Table(
+    "remittance_advices",
+    metadata,
+    sa.Column("advice_id", sa.String(64), primary_key=True),
+    sa.Column("file_digest", DIGEST, sa.ForeignKey("bank_files.digest"), nullable=False),
+    sa.Column("first_line", sa.Integer(), nullable=False),
+    sa.Column("last_line", sa.Integer(), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("document", sa.String(300), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", CURRENCY, nullable=False),
+    sa.Column("payment_date", sa.Date(), nullable=True),
+    sa.Column("trace", sa.String(200), nullable=True),
+    sa.Column("payer_name", sa.String(1000), nullable=True),
+    sa.Column("payer_id", sa.String(200), nullable=True),
+    sa.Column("payer_account", sa.String(100), nullable=True),
+    sa.Column("lines", sa.JSON(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=True),
+    # Set once, by the match step that links the advice to its payment.
+    sa.Column("payment_id", sa.String(64), sa.ForeignKey("payments.payment_id"), nullable=True),
+    sa.Column("linked_by", sa.String(32), nullable=True),
+    sa.Column("linked_at", UtcDateTime(), nullable=True),
+    sa.Column("link_run_id", RUN_ID, nullable=True),
+    sa.UniqueConstraint("payment_id"),  # one advice per payment, ever
+    sa.Index("ix_remittance_advices_file_digest", "file_digest"),
+)
+
 decisions = sa.Table(
     "decisions",
     metadata,

@@ -43,3 +43,7 @@ class BooksHarness(Protocol):
 
     def touch_invoice(self, invoice_id: str) -> None:
         """Change an invoice in the host (as a user editing it), moving its modification time."""
+
+    def books_config(self) -> tuple[str, dict[str, str]]:
+        """The `[books.NAME]` keys (TOML lines, `kind` included) an admin writes for this
+        host, and the environment variables holding its secrets."""

@@ -89,6 +89,9 @@ class FilesHarness:
         )  # fmt: skip
         write_csv_atomic(self.folder / "resolutions.csv", RESOLUTION_COLUMNS, rows)
 
+    def books_config(self) -> tuple[str, dict[str, str]]:
+        return f'kind = "files"\npath = "{self.folder}"\n', {}
+
     def touch_invoice(self, invoice_id: str) -> None:
         # A CSV export has no modification times: every pull is a full snapshot.
         return None

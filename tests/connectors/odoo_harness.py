@@ -23,7 +23,7 @@ from books_harness import HeldApplication
 from servers.odoo import OdooServer
 
 from connectors.errors import RetryPolicy
-from connectors.odoo import OdooBooks, OdooSettings, XmlRpc
+from connectors.odoo import TRANSPORTS, OdooBooks, OdooSettings
 from connectors.protocols import CheckResult
 from mappings.money import Money
 from mappings.records import (
@@ -215,10 +215,12 @@ class IdView:
 
 
 class OdooHarness:
-    def __init__(self, server: OdooServer) -> None:
+    def __init__(self, server: OdooServer, protocol: str = "xmlrpc") -> None:
         self.server = server
         self.admin = OdooAdmin(server)
-        self.books = OdooBooks("odoo", XmlRpc.connect(server.url, 10.0), odoo_settings(server))
+        self.protocol = protocol
+        rpc = TRANSPORTS[protocol](server.url, 10.0)
+        self.books = OdooBooks("odoo", rpc, odoo_settings(server))
         self.customers: dict[str, str] = {}
         self.invoices: dict[str, str] = {}
         self.host = IdView(self.books, self.customers, self.invoices)
@@ -309,15 +311,27 @@ class OdooHarness:
             feedback = "not ours" if action == "not_ours" else "left on account"
         self.admin("mail.activity", "action_feedback", [activity], feedback=feedback)
 
+    def books_config(self) -> tuple[str, dict[str, str]]:
+        table = (
+            f'kind = "odoo"\nurl = "{self.server.url}"\ndatabase = "{self.server.database}"\n'
+            'username = "admin"\npassword = { env = "ARLINK_TEST_ODOO_PASSWORD" }\n'
+            f'version = {self.server.version}\nprotocol = "{self.protocol}"\n'
+            'write_off_account = "650000"\ndiscount_account = "642000"\ntimeout = 10\n'
+        )
+        return table, {"ARLINK_TEST_ODOO_PASSWORD": "admin"}
+
     def touch_invoice(self, invoice_id: str) -> None:
         move = int(self.invoices[invoice_id])
         (row,) = self.admin("account.move", "read", [move], ["ref"])
         self.admin("account.move", "write", [move], {"ref": row["ref"] or "touched"})
 
 
-def odoo_harness(request: pytest.FixtureRequest, version: int) -> OdooHarness:
-    """A fresh Odoo test server of `version` for one test, stopped when the test ends."""
+def odoo_harness(
+    request: pytest.FixtureRequest, version: int, protocol: str = "xmlrpc"
+) -> OdooHarness:
+    """A fresh Odoo test server of `version` for one test, stopped when the test ends; the
+    connector talks to it over `protocol` (`xmlrpc` or `jsonrpc`)."""
     server = OdooServer(version=version)
     server.start()
     request.addfinalizer(server.stop)
-    return OdooHarness(server)
+    return OdooHarness(server, protocol)

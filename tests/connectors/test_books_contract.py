@@ -4,14 +4,24 @@ its harness (`books_harness.py`). A host joins by adding its harness factory to
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from books_harness import BooksHarness
+from click.testing import Result as CliResult
 from files_harness import FilesHarness
+from odbc_harness import odbc_harness
 from odoo_harness import odoo_harness
+from salesforce_harness import salesforce_harness
+from soap_harness import soap_harness
+from typer.testing import CliRunner
 
+from connectors.files import FilesBooks
 from mappings.money import Money
 from mappings.records import (
     Application,
@@ -27,11 +37,20 @@ from mappings.records import (
     Suggestion,
     idempotency_key,
 )
+from sync_jobs.cli import app
+from sync_jobs.ledger import default_url
 
 HARNESSES: dict[str, Callable[[pytest.FixtureRequest], BooksHarness]] = {
     "files": lambda request: FilesHarness(request.getfixturevalue("tmp_path") / "books"),
+    "odbc-postgres": lambda request: odbc_harness(request, "postgresql"),
+    "odbc-sqlite": lambda request: odbc_harness(request, "sqlite"),
     "odoo-17": lambda request: odoo_harness(request, 17),
     "odoo-18": lambda request: odoo_harness(request, 18),
+    "odoo-18-jsonrpc": lambda request: odoo_harness(request, 18, "jsonrpc"),
+    "salesforce-billing": lambda request: salesforce_harness(request, "billing"),
+    "salesforce-custom": lambda request: salesforce_harness(request, "custom"),
+    "soap-bc": lambda request: soap_harness(request, "bc"),
+    "soap-generic": lambda request: soap_harness(request, "generic"),
 }
 
 
@@ -166,3 +185,77 @@ def test_resolutions_come_back(harness: BooksHarness) -> None:
         "apply",
         "I4",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# A whole `arlink run` over the host, configured as an admin would
+
+
+DEMO = Path(__file__).resolve().parents[2] / "examples"
+RUN_CONFIG = """
+var_dir = "var"
+[books.erp]
+{books}
+[sources.operating]
+kind = "folder"
+path = "bank"
+pattern = "*.bai2"
+[jobs.daily]
+books = "erp"
+sources = ["operating"]
+[jobs.writeback]
+books = "erp"
+sources = ["operating"]
+steps = ["write-back"]
+"""
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+def bare_harness(request: pytest.FixtureRequest) -> BooksHarness:
+    return HARNESSES[request.param](request)
+
+
+def test_arlink_run_over_the_host_posts_once_even_after_a_lost_confirmation(
+    bare_harness: BooksHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = FilesBooks("demo", DEMO / "books")
+    bare_harness.seed(demo.pull_customers(None), demo.pull_open_invoices(None))
+    table, env = bare_harness.books_config()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    shutil.copytree(DEMO / "bank", tmp_path / "bank")
+    config = tmp_path / "config.toml"
+    config.write_text(RUN_CONFIG.format(books=table))
+
+    def arlink(*args: str) -> CliResult:
+        return CliRunner().invoke(app, ["--config", str(config), *args])
+
+    check = arlink("check")
+    assert check.exit_code == 0, check.stdout + check.stderr
+    run = arlink("run", "daily", "--json")
+    assert run.exit_code == 0, run.stderr
+    summary = json.loads(run.stdout)
+    # The demo's mix, whatever the host (README, "Quick start").
+    assert (summary["applied"], summary["partially_applied"], summary["exceptions"]) == (10, 1, 3)
+    applied, excepted = bare_harness.applied(), bare_harness.exception_keys()
+    engine = sa.create_engine(default_url(tmp_path / "var"))
+    with engine.connect() as conn:
+        ledger = {
+            name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
+            for name in ("applications", "exception_items")
+        }
+    # The host holds exactly what the ledger says was written, once each.
+    assert len({a.idempotency_key for a in applied}) == len(applied) == ledger["applications"]
+    assert len(set(excepted)) == len(excepted) == ledger["exception_items"] >= 3
+
+    # The process died after the host committed, before the ledger heard back.
+    with engine.begin() as conn:
+        for table_name in ("applications", "exception_items"):
+            conn.execute(
+                sa.text(f"UPDATE {table_name} SET writeback_status='written', external_id=NULL")
+            )
+    engine.dispose()
+    again = arlink("run", "writeback", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert sorted(bare_harness.applied(), key=str) == sorted(applied, key=str)
+    assert bare_harness.exception_keys() == excepted

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from workspace import make_workspace
 
 from connectors.errors import AuthError, RetriesExhaustedError, RetryLaterError
-from connectors.odoo import OdooBooks, OdooRightsError, XmlRpc
+from connectors.odoo import TRANSPORTS, OdooBooks, OdooRecordError, OdooRightsError, XmlRpc
 from mappings.money import Money
 from mappings.odoo import OdooMapping, money_from_odoo
 from mappings.records import (
@@ -70,9 +70,11 @@ def admin(server: OdooServer) -> OdooAdmin:
     return OdooAdmin(server)
 
 
-def books(server: OdooServer, rpc: Any = None, **overrides: Any) -> OdooBooks:
+def books(
+    server: OdooServer, rpc: Any = None, protocol: str = "xmlrpc", **overrides: Any
+) -> OdooBooks:
     settings = odoo_settings(server, **overrides)
-    return OdooBooks("odoo", rpc or XmlRpc.connect(settings.url, 5.0), settings)
+    return OdooBooks("odoo", rpc or TRANSPORTS[protocol](settings.url, 5.0), settings)
 
 
 def payment(pid: str, amount: str, **kw: Any) -> Payment:
@@ -556,17 +558,22 @@ def test_check_gives_one_actionable_line_each(
     assert "lacks create on `mail.activity`" in problem.detail
 
 
-def test_errors_are_grouped_by_what_to_do(admin: OdooAdmin, server: OdooServer) -> None:
+@pytest.mark.parametrize("protocol", ["xmlrpc", "jsonrpc"])
+def test_errors_are_grouped_by_what_to_do(
+    admin: OdooAdmin, server: OdooServer, protocol: str
+) -> None:
     acme = admin.add_customer("Acme")
     move = admin.add_invoice(acme, usd("10.00"), "INV-1")
     server.denied.add(("account.payment.register", "write"))
     with pytest.raises(OdooRightsError, match="lacks a right"):
-        books(server).push_applications([write("p1", "10.00", move, "10.00")])
+        books(server, protocol=protocol).push_applications([write("p1", "10.00", move, "10.00")])
     with pytest.raises(AuthError):
-        books(server, password="wrong").pull_customers(None)
+        books(server, protocol=protocol, password="wrong").pull_customers(None)
+    with pytest.raises(OdooRecordError, match="already posted"):
+        books(server, protocol=protocol)._call("account.move", "action_post", [move])
     # Reads are retried within the policy's bound (2 attempts here), then the step fails.
     with pytest.raises(RetriesExhaustedError) as exhausted:
-        books(server, url=f"http://127.0.0.1:{free_port()}").pull_customers(None)
+        books(server, protocol=protocol, url=f"http://127.0.0.1:{free_port()}").pull_customers(None)
     assert exhausted.value.attempts == 2
     assert isinstance(exhausted.value, RetryLaterError)
 

@@ -1,7 +1,9 @@
 """A test server that speaks Odoo's XML-RPC wire protocol with Odoo's semantics.
 
 It serves `/xmlrpc/2/common` (`version`, `authenticate`) and `/xmlrpc/2/object`
-(`execute_kw`) on a free loopback port, in a thread, so a connector talks to it with
+(`execute_kw`), and the same through `/jsonrpc` (`call` with `service`/`method`/`args`;
+errors `{"code": 200, "data": {"name": "odoo.exceptions.UserError", ...}}`), on a free
+loopback port, in a thread, so a connector talks to it with
 the same stdlib `xmlrpc.client.ServerProxy` it uses against a real Odoo 16/17/18.
 What it reproduces, as established against real servers (issue 4):
 
@@ -25,7 +27,11 @@ What it reproduces, as established against real servers (issue 4):
 - a method returning None: the transaction commits, then marshalling the answer fails
   with Fault 1 "cannot marshal None" (`account.payment.action_post` does this for real;
   `return_none_after_commit` makes any method do it), and `delay_after_commit` answers
-  late so a client timeout fires after the commit.
+  late so a client timeout fires after the commit;
+- a proxy in front of a restarting or rate-limited Odoo: `unavailable` answers the next
+  requests HTTP 503, each with its `Retry-After` seconds (None: without the header);
+- `after_commit(model, method)` is called after each write committed and before its
+  answer is sent: a crash test kills its client there.
 
 Amounts are Decimals inside (PostgreSQL numeric) and floats on the wire, as in Odoo.
 """
@@ -33,7 +39,9 @@ Amounts are Decimals inside (PostgreSQL numeric) and floats on the wire, as in O
 from __future__ import annotations
 
 import copy
+import json
 import re
+import sys
 import threading
 import time
 import traceback
@@ -595,13 +603,88 @@ class Database:
 
 class _ThreadedServer(ThreadingMixIn, MultiPathXMLRPCServer):
     daemon_threads = True
+    odoo: OdooServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about clients that went away (a crash test kills them mid-answer)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(SimpleXMLRPCRequestHandler):
-    rpc_paths = ("/xmlrpc/2/common", "/xmlrpc/2/object")
+    rpc_paths = ("/xmlrpc/2/common", "/xmlrpc/2/object", "/jsonrpc")
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read faults, not access logs."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        """Serve the call, unless the server is set to answer it 503 (`unavailable`)."""
+        busy, retry_after = self.server.odoo.next_unavailable()  # type: ignore[attr-defined]
+        if not busy:
+            super().do_POST()
+            return
+        self.rfile.read(int(self.headers.get("content-length", 0)))  # keep the stream in step
+        self.send_response(503, "Service Unavailable")
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "content-type" and self.path == "/jsonrpc":
+            value = "application/json"
+        super().send_header(keyword, value)
+
+
+_JSON_ERROR_NAMES = {
+    UserError: "odoo.exceptions.UserError",
+    AccessDenied: "odoo.exceptions.AccessDenied",
+    AccessError: "odoo.exceptions.AccessError",
+}
+
+
+class _JsonDispatcher:
+    """`/jsonrpc`: the `call` method routing `service`/`method`/`args` to the handlers,
+    errors as Odoo's `_json_response` shapes them (code 200, `data.name` the class)."""
+
+    def __init__(self, services: dict[str, dict[str, Callable[..., Any]]]) -> None:
+        self.services = services
+
+    def _marshaled_dispatch(
+        self, data: bytes, dispatch_method: Any = None, path: Any = None
+    ) -> bytes:
+        request = json.loads(data)
+        answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id")}
+        try:
+            params = request["params"]
+            handler = self.services[params["service"]][params["method"]]
+            answer["result"] = handler(*params.get("args", []))
+        except Exception as error:
+            name = next(
+                (n for kind, n in _JSON_ERROR_NAMES.items() if isinstance(error, kind)),
+                f"builtins.{type(error).__name__}",
+            )
+            answer["error"] = {
+                "code": 200,
+                "message": "Odoo Server Error",
+                "data": {
+                    "name": name,
+                    "debug": "".join(traceback.format_exception(error)),
+                    "message": str(error),
+                    "arguments": [str(error)],
+                    "context": {},
+                },
+            }
+        # Amounts are Decimals inside and JSON numbers on the wire, as in Odoo.
+        return json.dumps(answer, default=_json_value).encode("utf-8")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 class _Dispatcher(SimpleXMLRPCDispatcher):
@@ -641,6 +724,9 @@ class OdooServer:
     return_none_after_commit: set[tuple[str, str]] = field(default_factory=set)
     delay_after_commit: dict[tuple[str, str], float] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    unavailable: list[int | None] = field(default_factory=list)  # Retry-After of each 503
+    answered_unavailable: int = 0
+    after_commit: Callable[[str, str], None] | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -765,6 +851,8 @@ class OdooServer:
                     ) = snapshot
                     raise
         # Committed. What follows can still fail the answer, but not undo the commit.
+        if self.after_commit is not None and method not in _READS:
+            self.after_commit(model, method)
         if (model, method) in self.return_none_after_commit:
             result = None
         delay = self.delay_after_commit.get((model, method))
@@ -1216,6 +1304,14 @@ class OdooServer:
 
     # -- lifecycle ------------------------------------------------------------------
 
+    def next_unavailable(self) -> tuple[bool, int | None]:
+        """Whether the next request is answered 503, and with which `Retry-After`."""
+        with self.lock:
+            if not self.unavailable:
+                return False, None
+            self.answered_unavailable += 1
+            return True, self.unavailable.pop(0)
+
     def start(self) -> None:
         server = _ThreadedServer(
             ("127.0.0.1", 0),
@@ -1227,6 +1323,11 @@ class OdooServer:
         common = {"version": self._version, "authenticate": self._authenticate}
         server.add_dispatcher("/xmlrpc/2/common", _Dispatcher(common))
         server.add_dispatcher("/xmlrpc/2/object", _Dispatcher({"execute_kw": self._execute_kw}))
+        server.odoo = self
+        server.add_dispatcher(
+            "/jsonrpc",
+            _JsonDispatcher({"common": common, "object": {"execute_kw": self._execute_kw}}),
+        )
         self._server = server
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
         self._thread = threading.Thread(

@@ -149,3 +149,56 @@ def test_default_ledger_is_a_sqlite_file_under_var_dir(tmp_path: Path) -> None:
     url = ledger_url(parse_config("", file=tmp_path / "c.toml").config)
     assert url.get_backend_name() == "sqlite"
     assert url.database == str(tmp_path / "var" / "ledger.sqlite3")
+
+
+def test_remote_books_hosts_are_checked_with_their_key_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERP_SECRET", "pw")
+    (tmp_path / "broken.toml").write_text("[customers]\n")
+    found = problems(
+        """
+[books.sql]
+kind = "odbc"
+connection_string = "DRIVER={PostgreSQL Unicode};Server=db;UID=arlink;PWD=hunter2"
+[books.bc]
+kind = "soap"
+url = "https://bc.example.com/WS/"
+password = { env = "ERP_SECRET" }
+token = { env = "ERP_SECRET" }
+[books.own]
+kind = "soap"
+url = "https://erp.example.com/"
+username = "arlink"
+token = { env = "ERP_SECRET" }
+mapping = "broken.toml"
+""",
+        tmp_path,
+    )
+    assert "password does not belong" in found["books.sql.connection_string"]
+    assert "hunter2" not in " ".join(found.values())
+    assert "exactly one of `password` or `token`" in found["books.bc"]
+    assert "broken.toml" in found["books.own.mapping"]
+
+
+def test_remote_books_defaults_are_the_shipped_mappings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERP_SECRET", "pw")
+    loaded = parse_config(
+        """
+[books.sql]
+kind = "odbc"
+connection_string = "DRIVER={SQLite3};Database=erp.db"
+[books.bc]
+kind = "soap"
+url = "https://bc.example.com/WS/"
+username = "arlink"
+password = { env = "ERP_SECRET" }
+""",
+        file=tmp_path / "config.toml",
+    )
+    books = loaded.config.books
+    assert books["sql"].mapping is None  # the shipped mappings/odbc/generic.toml
+    assert books["bc"].mapping == "business_central"
+    assert "pw" not in repr(books["bc"])

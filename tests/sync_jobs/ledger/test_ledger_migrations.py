@@ -24,6 +24,7 @@ LEDGER_TABLES = {
     "customers",
     "invoices",
     "payments",
+    "remittance_advices",
     "decisions",
     "applications",
     "exception_items",
@@ -56,8 +57,8 @@ def test_upgrade_from_empty_creates_every_table(ledger_url: str) -> None:
         engine.dispose()
 
 
-def test_head_revision_is_the_initial_one() -> None:
-    assert head_revision() == "0001"
+def test_head_revision_is_the_remittance_advices_one() -> None:
+    assert head_revision() == "0002"
 
 
 def test_migrations_ship_as_package_data() -> None:
@@ -67,6 +68,7 @@ def test_migrations_ship_as_package_data() -> None:
         "script.py.mako",
         "versions/__init__.py",
         "versions/0001_initial.py",
+        "versions/0002_remittance_advices.py",
     ):
         assert (MIGRATIONS_DIR / relative).is_file(), relative
 

@@ -1,0 +1,675 @@
+"""The `odbc` books host: an ERP whose AR lives in a SQL database reached over ODBC
+(pyodbc + unixODBC): customers and open items pulled with keyset pages, applied cash
+written as receipts and applications, exceptions as rows of a table the clerk works.
+
+Every query and statement comes from the mapping file (`mappings/odbc/generic.toml`
+for the generic AR schema of `mappings/odbc/generic.sql`); the connector only chooses
+which mapped statement to run and binds values to its `?` placeholders by name.
+
+The connector takes its client (STYLE.md 14): `PyOdbc` opens connections for one
+connection string, with the password appended from its own setting (never in the
+connection string the admin writes, never in a repr or a message). Each new connection
+gets the DBMS's session from the mapping: ODBC's query timeout where the driver has
+one, PostgreSQL's `statement_timeout` where it has not (psqlODBC rejects the attribute).
+
+Write-back is idempotent: the idempotency key is a unique column of the applications and
+exceptions tables. Before writing, each key is looked up; a key found is
+`already_present`. One bank payment is one transaction (autocommit off): its receipt,
+its applications and the open amounts they lower are committed together or not at all.
+A failed write is never retried blindly: after a rollback the keys are looked up again
+(another run may have inserted them: a UNIQUE violation, which the SQLite driver reports
+as a plain error) and only then is the failure reported.
+
+Errors go through one table (`_translate`) into the groups of `connectors.errors`:
+
+    ConnectorError
+    ├── FixConfigError        driver not installed, database missing or unopenable,
+    │   │                     a mapped table/column/function the database lacks, SQL
+    │   │                     syntax in the mapping
+    │   ├── AuthError         login refused (unknown user, wrong password)
+    │   └── OdbcRightsError   the user lacks a privilege on a mapped table
+    ├── RetryLaterError       server unreachable, connection lost, statement timeout,
+    │                         serialization failure, deadlock, lock timeout, SQLite busy
+    ├── OdbcRecordError       a row that cannot become a record or be written (a value
+    │                         the database refuses, an over-application): skip it into
+    │                         the exception queue, the rest goes on
+    └── OdbcServerError       anything else the database reports: stop and look
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyodbc
+
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    FixConfigError,
+    RetryLaterError,
+    RetryPolicy,
+    retrying,
+)
+from connectors.protocols import CheckResult
+from mappings.money import Money
+from mappings.odbc import (
+    DEFAULT_SCHEMA,
+    OdbcMapping,
+    OdbcRowError,
+    customer_from,
+    invoice_from,
+    resolution_from,
+    sql_timestamp,
+)
+from mappings.records import (
+    ApplicationWrite,
+    Customer,
+    ExceptionWrite,
+    Invoice,
+    Resolution,
+    WriteResult,
+)
+
+# The lower bound of a full pull: before any ERP's first record.
+FLOOR = datetime(1900, 1, 1)
+_SECRET_KEYS = ("pwd", "password")
+
+
+class OdbcRightsError(FixConfigError):
+    """The database user lacks a privilege on a mapped table."""
+
+
+class OdbcRecordError(ConnectorError):
+    """This record cannot be read or written as it is: skip it into the exception queue."""
+
+
+class OdbcServerError(ConnectorError):
+    """The database failed in an unexpected way: stop and look at its log."""
+
+
+# ---------------------------------------------------------------------------------------
+# Settings and the client
+
+
+def _connection_attributes(connection_string: str) -> dict[str, str]:
+    """`KEY=value;` pairs (keys lower-cased), braces around a value removed."""
+    pairs = re.findall(r"\s*([^=;]+?)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)", connection_string)
+    return {key.lower(): value.strip("{}") for key, value in pairs}
+
+
+@dataclass(frozen=True, slots=True)
+class OdbcSettings:
+    """What the admin configures for one SQL database (`[books.<name>] kind = "odbc"`)."""
+
+    connection_string: str  # without the password: DRIVER={...};Server=...;Database=...;UID=...
+    password: str | None = field(default=None, repr=False)  # appended as PWD=...; never shown
+    mapping: Path | None = None  # default: mappings/odbc/generic.toml
+    connect_timeout: int = 15  # seconds to log in (pyodbc's `timeout`), where the driver can
+    statement_timeout: float = 120.0  # seconds one statement may run
+    page_size: int = 1000
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if any(key in _SECRET_KEYS for key in _connection_attributes(self.connection_string)):
+            raise FixConfigError(
+                "`connection_string` must not hold the password: give it as `password` "
+                "(a secret: env or file)"
+            )
+        if self.page_size < 1:
+            raise FixConfigError(f"`page_size` must be at least 1, found {self.page_size}")
+
+    @property
+    def where(self) -> str:
+        """Driver, server and database for messages: no credentials."""
+        attrs = _connection_attributes(self.connection_string)
+        server = attrs.get("server") or attrs.get("servername") or attrs.get("host")
+        port = attrs.get("port")
+        database = attrs.get("database") or attrs.get("dbname") or attrs.get("dsn") or "?"
+        place = f" at {server}{f':{port}' if port else ''}" if server else ""
+        return f"database `{database}`{place} ({attrs.get('driver', 'ODBC')})"
+
+    @property
+    def user(self) -> str:
+        attrs = _connection_attributes(self.connection_string)
+        return attrs.get("uid") or attrs.get("user") or attrs.get("username") or "(driver default)"
+
+
+def _braced(value: str) -> str:
+    """An ODBC attribute value in braces, so `;`, `=` and `}` in it stay part of it."""
+    return "{" + value.replace("}", "}}") + "}"
+
+
+class OdbcClient(Protocol):
+    """Opens DB-API connections to one database."""
+
+    def connect(self) -> pyodbc.Connection: ...
+
+
+class PyOdbc:
+    """Connections through pyodbc and unixODBC, autocommit off."""
+
+    def __init__(self, settings: OdbcSettings) -> None:
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return f"PyOdbc({self.settings.where})"
+
+    def connect(self) -> pyodbc.Connection:
+        settings = self.settings
+        text = settings.connection_string.strip().rstrip(";")
+        if settings.password is not None:
+            text += f";PWD={_braced(settings.password)}"
+        return pyodbc.connect(text, autocommit=False, timeout=settings.connect_timeout)
+
+
+# ---------------------------------------------------------------------------------------
+# The error table
+
+_AUTH = ("password authentication failed", "authentication failed", "login failed")
+_AUTH_ROLE = re.compile(r'role "[^"]*" does not exist')
+_MISSING_DB = re.compile(r'database "[^"]*" does not exist')
+_TRANSIENT_STATES = ("08", "40", "57", "HYT", "55P03", "53")
+_TRANSIENT_TEXT = ("database is locked", "connection has been lost", "could not connect")
+_MAPPING_STATES = ("42P01", "42S02", "42703", "42S22", "42601", "42000", "42883", "42804")
+_MAPPING_TEXT = ("no such table", "no such column", "no such function", "syntax error")
+
+
+def _message(error: pyodbc.Error) -> tuple[str, str]:
+    """The SQLSTATE and the driver's first line, without its `[vendor][driver]` prefixes."""
+    state = str(error.args[0]) if error.args else ""
+    text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    text = re.sub(r"^(\[[^\]]*\]\s*)+", "", text.strip())
+    text = re.sub(r"\s*(\(\d+\)\s*)+\(SQL\w+\)$", "", text)
+    text = re.sub(r"^ERROR:\s*|^FATAL:\s*", "", text.split("\n")[0].strip()).rstrip(";")
+    return state, text[:300]
+
+
+def _translate(error: pyodbc.Error, settings: OdbcSettings, doing: str) -> ConnectorError:
+    """The one table from what pyodbc raised to what the caller should do."""
+    where = settings.where
+    state, text = _message(error)
+    lower = text.lower()
+    if "can't open lib" in lower or state == "IM002":
+        return FixConfigError(
+            f"ODBC driver for {where} not found ({text}): install it or fix DRIVER"
+        )
+    if state.startswith("28") or any(m in lower for m in _AUTH) or _AUTH_ROLE.search(text):
+        return AuthError(
+            f"{where} refused user `{settings.user}` ({doing}): check UID and the password"
+        )
+    if state == "3D000" or _MISSING_DB.search(text):
+        return FixConfigError(f"{where} does not exist ({text}): check the connection string")
+    if lower.startswith("connect failed") or "unable to open database" in lower:
+        return FixConfigError(f"cannot open {where} ({doing}): check the Database path")
+    if state == "42501" or "permission denied" in lower:
+        return OdbcRightsError(
+            f"user `{settings.user}` lacks a right ({doing}): {text}; grant what the README lists"
+        )
+    if state in _MAPPING_STATES or any(m in lower for m in _MAPPING_TEXT):
+        return FixConfigError(f"{doing}: {text}; fix the mapping or create the schema")
+    if state.startswith(_TRANSIENT_STATES) or any(m in lower for m in _TRANSIENT_TEXT):
+        return RetryLaterError(f"{where} did not do it now ({doing}): {text}")
+    if state.startswith(("22", "23")) or "constraint failed" in lower:
+        return OdbcRecordError(f"{where} refused {doing}: {text}")
+    return OdbcServerError(f"{where} failed ({doing}): [{state}] {text}")
+
+
+# ---------------------------------------------------------------------------------------
+# The books host
+
+
+@dataclass(frozen=True, slots=True)
+class _Settlement:
+    """One application checked against the open item it lowers."""
+
+    write: ApplicationWrite
+    open_before: Money
+    open_after: Money
+
+
+class OdbcBooks:
+    """Books host over a SQL database reached through ODBC (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        client: OdbcClient,
+        settings: OdbcSettings,
+        mapping: OdbcMapping | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.settings = settings
+        self.mapping = mapping or OdbcMapping.load(settings.mapping)
+        self.clock = clock
+        self._connection: pyodbc.Connection | None = None
+        self.dbms = ""
+
+    # -- connections and statements -----------------------------------------------------
+
+    def _connect(self) -> pyodbc.Connection:
+        if self._connection is None:
+            try:
+                connection = self.client.connect()
+            except pyodbc.Error as exc:
+                raise _translate(exc, self.settings, "connecting") from None
+            try:
+                self._start_session(connection)
+            except pyodbc.Error as exc:
+                with contextlib.suppress(pyodbc.Error):
+                    connection.close()
+                raise _translate(exc, self.settings, "setting up the session") from None
+            self._connection = connection
+        return self._connection
+
+    def _start_session(self, connection: pyodbc.Connection) -> None:
+        self.dbms = str(connection.getinfo(pyodbc.SQL_DBMS_NAME))
+        session = self.mapping.session_for(self.dbms)
+        if session.query_timeout == "attribute":
+            try:
+                connection.timeout = math.ceil(self.settings.statement_timeout)
+            except pyodbc.Error:
+                raise FixConfigError(
+                    f"the ODBC driver of {self.settings.where} has no query timeout: in "
+                    f"{self.mapping.source.name} set `session.{self.dbms.lower()}` to "
+                    '`query_timeout = "setup"` with a statement that sets one'
+                ) from None
+        values = {"statement_timeout_ms": str(round(self.settings.statement_timeout * 1000))}
+        cursor = connection.cursor()
+        for statement in session.setup:
+            cursor.execute(statement.sql, statement.bind(values))
+        connection.commit()  # set_config() and the like are transactional
+
+    def _drop(self, _error: object = None) -> None:
+        """Forget the connection (after it failed): the next call opens a new one."""
+        if self._connection is not None:
+            with contextlib.suppress(pyodbc.Error):
+                self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        """Close the connection, if one is open."""
+        self._drop()
+
+    @staticmethod
+    def _rows(cursor: pyodbc.Cursor) -> list[dict[str, Any]]:
+        names = [column[0].lower() for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _execute(
+        self, cursor: pyodbc.Cursor, name: str, values: Mapping[str, Any]
+    ) -> pyodbc.Cursor:
+        statement = self.mapping.statement(name)
+        return cursor.execute(statement.sql, statement.bind(values))
+
+    def _select_once(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        connection = self._connect()
+        try:
+            rows = self._rows(self._execute(connection.cursor(), name, values))
+            connection.commit()  # ends the read transaction (and psqlODBC's declared cursor)
+        except pyodbc.Error as exc:
+            with contextlib.suppress(pyodbc.Error):
+                connection.rollback()
+            raise _translate(exc, self.settings, f"running `{name}`") from None
+        return rows
+
+    def _select(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A mapped query, on a fresh connection after a transient failure, within the
+        policy's bound (reads are safe to retry)."""
+        return retrying(
+            self.settings.retry,
+            lambda: self._select_once(name, values),
+            before_retry=self._drop,
+        )
+
+    def _pages(
+        self, name: str, since: datetime | None, at: str, key: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every row of a keyset-paged query from `since` on: ordered by (`at`, `key`), each
+        page starting after the last row of the one before. The first page's bound is
+        closed (a row changed in the cursor's own instant is read again, not missed)."""
+        after_at = FLOOR if since is None else sql_timestamp(since)
+        after_id = ""
+        size = self.settings.page_size
+        while True:
+            page = self._select(
+                name, {"after_at": after_at, "after_id": after_id, "page_size": size}
+            )
+            yield from page
+            if len(page) < size:
+                return
+            last = page[-1]
+            if at not in last or key not in last:
+                raise FixConfigError(
+                    f"`{name}` in {self.mapping.source.name} must return the columns `{at}` "
+                    f"and `{key}` it pages by"
+                )
+            after_at, after_id = last[at], last[key]
+
+    # -- check --------------------------------------------------------------------------
+
+    def check(self) -> list[CheckResult]:
+        """Reach and log in (one step in ODBC), then each mapped table's columns."""
+        target = f"books {self.name}"
+        settings = self.settings
+        try:
+            connection = self._connect()
+            version = connection.getinfo(pyodbc.SQL_DBMS_VER)
+        except (ConnectorError, pyodbc.Error) as exc:
+            self._drop()
+            if isinstance(exc, pyodbc.Error):
+                exc = _translate(exc, settings, "connecting")
+            return [CheckResult(target, False, str(exc))]
+        results = [
+            CheckResult(
+                target,
+                True,
+                f"connected to {self.dbms} {version}, {settings.where}, as `{settings.user}`",
+            )
+        ]
+        source = self.mapping.source.name
+        for name, sql in self.mapping.checks.items():
+            try:
+                connection.cursor().execute(sql).fetchall()
+                connection.commit()
+            except pyodbc.Error as exc:
+                with contextlib.suppress(pyodbc.Error):
+                    connection.rollback()
+                _, text = _message(exc)
+                results.append(
+                    CheckResult(
+                        target,
+                        False,
+                        f"mapping {source} `checks.{name}`: {text}: create it "
+                        f"({DEFAULT_SCHEMA.name} has the generic schema) or fix the mapping",
+                    )
+                )
+                continue
+            results.append(CheckResult(target, True, f"mapping {source} `checks.{name}`: present"))
+        return results
+
+    # -- pulls --------------------------------------------------------------------------
+
+    def pull_customers(self, since: datetime | None) -> list[Customer]:
+        """Customers changed at or after `since` (all with None), with their bank accounts
+        and aliases."""
+        rows = list(self._pages("customers.page", since, "updated_at", "customer_id"))
+        bound = {"since": FLOOR if since is None else sql_timestamp(since)}
+        extras: dict[str, dict[str, list[str]]] = {}
+        for name, column in (
+            ("customers.bank_accounts", "bank_account"),
+            ("customers.aliases", "alias"),
+        ):
+            found: dict[str, list[str]] = {}
+            for row in self._select(name, bound):
+                if row.get(column):
+                    found.setdefault(str(row["customer_id"]), []).append(str(row[column]).strip())
+            extras[column] = found
+        try:
+            return [
+                customer_from(
+                    row,
+                    extras["bank_account"].get(str(row["customer_id"]), ()),
+                    extras["alias"].get(str(row["customer_id"]), ()),
+                )
+                for row in rows
+            ]
+        except (OdbcRowError, KeyError) as exc:
+            raise OdbcRecordError(str(exc)) from None
+
+    def pull_open_invoices(self, since: datetime | None) -> list[Invoice]:
+        """Open items (`invoices.open_page`); with `since`, every item changed at or after
+        it (`invoices.changed_page`), closed ones included so the ledger sees them close."""
+        name = "invoices.open_page" if since is None else "invoices.changed_page"
+        try:
+            return [
+                invoice_from(row, name)
+                for row in self._pages(name, since, "updated_at", "invoice_id")
+            ]
+        except OdbcRowError as exc:
+            raise OdbcRecordError(str(exc)) from None
+
+    def pull_resolutions(self, since: datetime | None) -> list[Resolution]:
+        """Exceptions clerks resolved at or after `since` (filled `resolved_at`)."""
+        try:
+            return [
+                resolution_from(row)
+                for row in self._pages("resolutions.page", since, "resolved_at", "idempotency_key")
+            ]
+        except OdbcRowError as exc:
+            raise OdbcRecordError(str(exc)) from None
+
+    # -- write-back ---------------------------------------------------------------------
+
+    def _find(self, name: str, keys: Sequence[str]) -> dict[str, str]:
+        """The external id of each key the host already holds."""
+        found = {}
+        for key in dict.fromkeys(keys):
+            rows = self._select(name, {"idempotency_key": key})
+            if rows:
+                found[key] = str(rows[0]["external_id"])
+        return found
+
+    def _transaction(
+        self, keys: Sequence[str], find: str, work: Callable[[pyodbc.Cursor], None], what: str
+    ) -> dict[str, WriteResult]:
+        """Run `work` in one transaction and commit. On failure roll back and look the keys
+        up: found, another writer (or our own lost commit) stored them; else report."""
+        connection = self._connect()
+        committing = False
+        try:
+            work(connection.cursor())
+            committing = True
+            connection.commit()
+        except (pyodbc.Error, ConnectorError) as exc:
+            with contextlib.suppress(pyodbc.Error):
+                connection.rollback()
+            error = _translate(exc, self.settings, what) if isinstance(exc, pyodbc.Error) else exc
+            if isinstance(error, RetryLaterError):
+                self._drop()
+            found = self._recheck(find, keys, error)
+            if len(found) == len(keys):
+                # Our own commit that lost its answer wrote them; else another run did.
+                return {k: WriteResult(k, v, not committing) for k, v in found.items()}
+            if committing and isinstance(error, RetryLaterError):
+                raise RetryLaterError(
+                    f"{what}: the commit failed ({error}); nothing was written, the next "
+                    "run looks the keys up before writing"
+                ) from None
+            raise error from None
+        return {k: WriteResult(k, v, False) for k, v in self._find(find, keys).items()}
+
+    def _recheck(self, find: str, keys: Sequence[str], error: ConnectorError) -> dict[str, str]:
+        try:
+            return self._find(find, keys)
+        except ConnectorError:
+            raise error from None
+
+    def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]:
+        """One transaction per bank payment: its receipt (once), its applications, and the
+        open amounts they lower. Keys already in the host are `already_present`."""
+        results = {
+            key: WriteResult(key, external, True)
+            for key, external in self._find(
+                "applications.find", [w.idempotency_key for w in writes]
+            ).items()
+        }
+        by_payment: dict[str, dict[str, ApplicationWrite]] = {}
+        for write in writes:
+            if write.idempotency_key not in results:
+                by_payment.setdefault(write.payment.payment_id, {}).setdefault(
+                    write.idempotency_key, write
+                )
+        for group in by_payment.values():
+            pending = list(group.values())
+            payment = pending[0].payment
+            results.update(
+                self._transaction(
+                    list(group),
+                    "applications.find",
+                    lambda cursor, pending=pending: self._apply(cursor, pending),
+                    f"writing payment {payment.bank_reference or payment.payment_id}",
+                )
+            )
+        return [results[w.idempotency_key] for w in writes]
+
+    def _apply(self, cursor: pyodbc.Cursor, writes: Sequence[ApplicationWrite]) -> None:
+        payment = writes[0].payment
+        now = sql_timestamp(self.clock())
+        settlements = [self._settlement(cursor, write) for write in writes]
+        if not self._execute(
+            cursor, "receipts.find", {"payment_id": payment.payment_id}
+        ).fetchall():
+            self._execute(
+                cursor,
+                "receipts.insert",
+                {
+                    "payment_id": payment.payment_id,
+                    "bank_account": payment.bank_account,
+                    "value_date": payment.value_date,
+                    "amount": payment.amount.to_decimal(),
+                    "currency": payment.amount.currency,
+                    "payer_name": payment.payer_name,
+                    "bank_reference": payment.bank_reference,
+                    "remittance": payment.remittance or None,
+                    "created_at": now,
+                },
+            )
+        for settled in settlements:
+            app = settled.write.application
+            zero = Money.zero(app.amount.currency)
+            changed = self._execute(
+                cursor,
+                "invoices.settle",
+                {
+                    "open_amount": settled.open_after.to_decimal(),
+                    "status": "open" if settled.open_after.minor else "paid",
+                    "updated_at": now,
+                    "invoice_id": app.invoice_id,
+                    "expected_open_amount": settled.open_before.to_decimal(),
+                },
+            ).rowcount
+            if changed != 1:
+                raise RetryLaterError(
+                    f"invoice {app.invoice_id} changed while payment "
+                    f"{payment.bank_reference or payment.payment_id} was written: rolled back"
+                )
+            self._execute(
+                cursor,
+                "applications.insert",
+                {
+                    "idempotency_key": settled.write.idempotency_key,
+                    "payment_id": payment.payment_id,
+                    "invoice_id": app.invoice_id,
+                    "amount": app.amount.to_decimal(),
+                    "discount": (app.discount or zero).to_decimal(),
+                    "write_off": (app.write_off or zero).to_decimal(),
+                    "currency": app.amount.currency,
+                    "reasons": _reasons_text(settled.write),
+                    "created_at": now,
+                },
+            )
+
+    def _settlement(self, cursor: pyodbc.Cursor, write: ApplicationWrite) -> _Settlement:
+        app = write.application
+        rows = self._rows(self._execute(cursor, "invoices.by_id", {"invoice_id": app.invoice_id}))
+        if not rows:
+            raise OdbcRecordError(f"invoice {app.invoice_id} not found in {self.settings.where}")
+        try:
+            invoice = invoice_from(rows[0], "invoices.by_id")
+        except OdbcRowError as exc:
+            raise OdbcRecordError(str(exc)) from None
+        if invoice.currency != app.amount.currency:
+            raise OdbcRecordError(
+                f"invoice {invoice.number} is in {invoice.currency}, the application in "
+                f"{app.amount.currency}"
+            )
+        zero = Money.zero(invoice.currency)
+        reduction = app.amount + (app.discount or zero) + (app.write_off or zero)
+        if reduction > invoice.open_amount:
+            raise OdbcRecordError(
+                f"invoice {invoice.number} has {invoice.open_amount} open, the application "
+                f"would settle {reduction}: pull again before writing back"
+            )
+        return _Settlement(write, invoice.open_amount, invoice.open_amount - reduction)
+
+    def push_exceptions(self, writes: Sequence[ExceptionWrite]) -> list[WriteResult]:
+        """One row per exception in the clerk's table, with the payment, the reason and the
+        ranked suggestions in words."""
+        results = {
+            key: WriteResult(key, external, True)
+            for key, external in self._find(
+                "exceptions.find", [w.idempotency_key for w in writes]
+            ).items()
+        }
+        for write in writes:
+            if write.idempotency_key in results:
+                continue
+            suggestions = self._suggestions_text(write)
+            results.update(
+                self._transaction(
+                    [write.idempotency_key],
+                    "exceptions.find",
+                    lambda cursor, write=write, text=suggestions: self._execute(
+                        cursor, "exceptions.insert", _exception_values(write, text, self.clock())
+                    ),
+                    f"writing the exception on payment {write.payment.payment_id}",
+                )
+            )
+        return [results[w.idempotency_key] for w in writes]
+
+    def _suggestions_text(self, write: ExceptionWrite) -> str:
+        """The ranked suggestions in words, each invoice by its number."""
+        lines = []
+        for rank, suggestion in enumerate(write.item.suggestions, start=1):
+            rows = self._select("invoices.by_id", {"invoice_id": suggestion.invoice_id})
+            number = str(rows[0]["number"]) if rows else suggestion.invoice_id
+            why = "; ".join(reason.text for reason in suggestion.reasons)
+            lines.append(
+                f"{rank}. invoice {number} (id {suggestion.invoice_id}), "
+                f"score {suggestion.score:.2f}{': ' + why if why else ''}"
+            )
+        return "\n".join(lines) or "none: no open invoice came close"
+
+
+def _reasons_text(write: ApplicationWrite) -> str:
+    reasons = "; ".join(reason.text for reason in write.reasons)
+    return f"confidence {write.confidence:.2f}{': ' + reasons if reasons else ''}"
+
+
+def _exception_values(write: ExceptionWrite, suggestions: str, now: datetime) -> dict[str, Any]:
+    item, payment = write.item, write.payment
+    why = "".join(f" {reason.text}." for reason in item.reasons)
+    details = (
+        f"Payment of {item.amount} {item.amount.currency} from "
+        f"{payment.payer_name or 'an unknown payer'} not applied: "
+        f"{item.reason.value.replace('_', ' ')}.{why} To resolve: fill resolution_action "
+        "('apply' with resolution_invoice_id, 'on_account' or 'not_ours') and resolved_at."
+    )
+    return {
+        "idempotency_key": write.idempotency_key,
+        "payment_id": payment.payment_id,
+        "reason": item.reason.value,
+        "amount": item.amount.to_decimal(),
+        "currency": item.amount.currency,
+        "payer_name": payment.payer_name,
+        "bank_reference": payment.bank_reference,
+        "value_date": payment.value_date,
+        "remittance": payment.remittance or None,
+        "details": details,
+        "suggestions": suggestions,
+        "created_at": sql_timestamp(now),
+    }
+
+
+def connect_books(name: str, settings: OdbcSettings) -> OdbcBooks:
+    """The `odbc` books host for `[books.<name>]`: a pyodbc client and the mapping file."""
+    return OdbcBooks(name, PyOdbc(settings), settings)

@@ -1,0 +1,803 @@
+"""The `salesforce` books host: customers and open invoices from a Salesforce org through
+simple-salesforce, applied cash as payments and allocations upserted on an External ID,
+exceptions as a Task (or Case) where the clerk works.
+
+The connector takes its client (STYLE.md 14): `SalesforceClient` logs in with the
+OAuth 2.0 client-credentials flow of a connected app and hands out simple-salesforce's
+`Salesforce` built from the token, so the connector can rebuild it when Salesforce
+answers INVALID_SESSION_ID (`SalesforceExpiredSession`). Its `requests.Session` has a
+timeout on every request and an adapter that retries nothing: retry is policy here, in
+one place, and a POST create is never repeated by the transport. Objects and fields come
+from the mapping file (`mappings/salesforce/billing.toml` by default).
+
+Pulls read with `query_all_iter` (pages chained by `nextRecordsUrl`) and switch to a
+Bulk API 2.0 query job when `SELECT COUNT()` finds more rows than `bulk_threshold`.
+Incremental pulls filter on the mapped modification stamp (`SystemModstamp`), a closed
+lower bound truncated to the second: a row changed in the cursor's own second is read
+again and deduplicated by id downstream, never missed. A daily API usage
+(`Sforce-Limit-Info`) at or above `api_usage_stop` stops the pull for the next run.
+
+Write-back is idempotent by construction: a bank payment is one payment record upserted
+on its key (the payment id), each application one allocation upserted on its
+idempotency key, a write-off one record upserted on the same key; the keys are looked up
+first and those found are `already_present`. Upserts are safe to retry; the Task or Case
+of an exception is created (activities carry no External ID), so a create whose answer
+was lost is looked up again, never re-sent blindly.
+
+Errors go through one table (`_translate`) into the groups of `connectors.errors`:
+
+    ConnectorError
+    ├── FixConfigError            a missing object or field (INVALID_FIELD, INVALID_TYPE,
+    │   │                         NOT_FOUND), no token endpoint at `login_url`, a bad CA
+    │   ├── AuthError             client credentials refused (invalid_grant, invalid_client),
+    │   │                         a session refused again right after a fresh login
+    │   └── SalesforceRightsError the integration user lacks a right (403, INSUFFICIENT_ACCESS)
+    ├── RetryLaterError           timeouts, dropped connections, 5xx, SERVER_UNAVAILABLE,
+    │                             REQUEST_LIMIT_EXCEEDED, the daily API budget near its end
+    ├── SalesforceRecordError     Salesforce refused this record (validation rule, a trigger,
+    │                             an allocation beyond the balance): skip it to the clerk
+    └── SalesforceServerError     anything else Salesforce answered: stop, read its message
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceOperationError,
+)
+from simple_salesforce.format import format_soql
+from urllib3.util.retry import Retry
+
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    FixConfigError,
+    RetryLaterError,
+    RetryPolicy,
+    retrying,
+)
+from connectors.protocols import CheckResult
+from mappings.money import Money
+from mappings.records import (
+    ApplicationWrite,
+    Customer,
+    ExceptionWrite,
+    Invoice,
+    Resolution,
+    WriteResult,
+)
+from mappings.salesforce import (
+    ObjectMap,
+    SalesforceMapping,
+    SalesforceRowError,
+    customer_from,
+    invoice_from,
+    money_from_sf,
+    money_to_sf,
+    sf_text,
+    soql_datetime,
+)
+
+T = TypeVar("T")
+LOOKUP_CHUNK = 200  # keys per `IN (...)`: keeps a lookup's SOQL well under its 100k limit
+_CONFIG_CODES = {
+    "INVALID_FIELD",
+    "INVALID_TYPE",
+    "INVALID_FIELD_FOR_INSERT_UPDATE",
+    "MALFORMED_QUERY",
+}
+_TRANSIENT_CODES = {"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"}
+
+
+class SalesforceRightsError(FixConfigError):
+    """The integration user lacks a right on an object or field (HTTP 403)."""
+
+
+class SalesforceRecordError(ConnectorError):
+    """Salesforce refused this record: skip it into the exception queue; the batch goes on."""
+
+
+class SalesforceServerError(ConnectorError):
+    """Salesforce failed in a way arlink does not know: stop and read the message."""
+
+
+class _MaybeDoneError(Exception):
+    """A create whose answer was lost (timeout, dropped connection): verify by lookup."""
+
+
+# ---------------------------------------------------------------------------------------
+# Settings and the client
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceSettings:
+    """What the admin configures for one org (`[books.<name>] kind = "salesforce"`)."""
+
+    login_url: str  # My Domain (`https://acme.my.salesforce.com`) or login.salesforce.com
+    client_id: str  # the connected app's consumer key
+    client_secret: str = field(repr=False)  # its consumer secret; never shown
+    api_version: str = "62.0"
+    currency: str = "USD"  # the org's currency when the mapping names no currency field
+    page_size: int = 2000  # REST query batch size (Salesforce allows 200..2000)
+    bulk_threshold: int = 50_000  # pulls above this many rows use Bulk API 2.0; 0: never
+    bulk_poll_seconds: float = 5.0
+    api_usage_stop: float = 0.9  # stop pulling when this share of the daily API budget is used
+    timeout: float = 60.0
+    ca_file: str | None = None  # a private CA bundle (a TLS-inspecting proxy, tests)
+    exceptions_owner_id: str | None = None  # User or Queue Id; default: the integration user
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def where(self) -> str:
+        """The login host for messages: no credentials, no path or query."""
+        parts = urlsplit(self.login_url)
+        return f"{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Every request gets a timeout (requests has none), and the transport retries
+    nothing: a POST that reached Salesforce must not be sent twice behind our back."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(max_retries=Retry(total=0, read=False, redirect=False))
+        self.timeout = timeout
+
+    def send(self, request: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+def http_session(settings: SalesforceSettings) -> requests.Session:
+    """A `requests.Session` with a timeout and no transport retries. With `ca_file` the
+    session ignores the environment: REQUESTS_CA_BUNDLE would otherwise override it."""
+    session = requests.Session()
+    adapter = _TimeoutAdapter(settings.timeout)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    if settings.ca_file:
+        session.trust_env = False
+        session.verify = settings.ca_file
+    return session
+
+
+class SalesforceClient:
+    """An OAuth client-credentials login and the simple-salesforce client it makes.
+    Nothing goes over the network until `sf` is first used."""
+
+    def __init__(self, settings: SalesforceSettings, session: requests.Session) -> None:
+        self.settings = settings
+        self.session = session
+        self._sf: Salesforce | None = None
+        self.logins = 0
+
+    @property
+    def sf(self) -> Salesforce:
+        if self._sf is None:
+            self._sf = self._login()
+        return self._sf
+
+    def rebuild(self) -> Salesforce:
+        """Log in again (the session expired or was revoked) and build a new client."""
+        self._sf = None
+        return self.sf
+
+    def _login(self) -> Salesforce:
+        settings = self.settings
+        url = settings.login_url.rstrip("/") + "/services/oauth2/token"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": settings.client_id,
+            "client_secret": settings.client_secret,
+        }
+        try:
+            answer = self.session.post(url, data=form)
+        except requests.RequestException as exc:
+            raise _translate(exc, settings, "logging in") from None
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if answer.status_code == 200 and isinstance(body, dict) and "access_token" in body:
+            self.logins += 1
+            return Salesforce(
+                instance_url=body["instance_url"],
+                session_id=body["access_token"],
+                session=self.session,
+                version=settings.api_version,
+            )
+        if answer.status_code >= 500 or answer.status_code == 429:
+            raise RetryLaterError(
+                f"Salesforce at {settings.where} answered HTTP {answer.status_code} to the login"
+            )
+        if isinstance(body, dict) and "error" in body:
+            raise AuthError(
+                f"Salesforce at {settings.where} refused the connected app's client "
+                f"credentials ({body['error']}: {body.get('error_description', '')}): check "
+                "`client_id`, the secret, and that the app's client-credentials flow has a "
+                "run-as user"
+            )
+        raise FixConfigError(
+            f"no OAuth token endpoint at {settings.where} (HTTP {answer.status_code}): "
+            "check `login_url`"
+        )
+
+
+def connect(
+    name: str, settings: SalesforceSettings, mapping: Path | str | None = None
+) -> SalesforceBooks:
+    """The books host for one org, from its settings and a mapping (a path or a shipped
+    name: `billing`, the default, or `invoice_custom`). Nothing is sent until first use."""
+    client = SalesforceClient(settings, http_session(settings))
+    return SalesforceBooks(name, client, settings, SalesforceMapping.load(mapping))
+
+
+# ---------------------------------------------------------------------------------------
+# The error table
+
+
+def _errors(content: Any) -> tuple[set[str], str]:
+    """Salesforce's `[{"errorCode", "message"}]` as codes and one message line."""
+    items = content if isinstance(content, list) else [content]
+    codes = {str(i.get("errorCode")) for i in items if isinstance(i, dict)}
+    messages = [str(i.get("message", "")) for i in items if isinstance(i, dict)]
+    return codes, "; ".join(m for m in messages if m)[:300] or str(content)[:300]
+
+
+def _translate(error: BaseException, settings: SalesforceSettings, doing: str) -> ConnectorError:
+    """The one table from what simple-salesforce or requests raised to what to do."""
+    where = settings.where
+    if isinstance(error, SalesforceError):
+        codes, message = _errors(error.content)
+        status = error.status
+        if codes & _TRANSIENT_CODES or status in (429, 500, 502, 503, 504):
+            return RetryLaterError(f"Salesforce was busy ({doing}): {message}")
+        if status == 401:
+            return AuthError(f"Salesforce refused the session ({doing}): {message}")
+        if codes & _CONFIG_CODES or (status == 404 and "NOT_FOUND" in codes):
+            return FixConfigError(f"{doing}: {message}; fix the mapping file")
+        if status == 403:
+            return SalesforceRightsError(
+                f"the integration user lacks a right ({doing}): {message}; "
+                "give it the permission set listed in the README"
+            )
+        if status == 400:
+            return SalesforceRecordError(f"Salesforce refused {doing}: {message}")
+        return SalesforceServerError(f"Salesforce failed ({doing}): HTTP {status} {message}")
+    if isinstance(error, SalesforceOperationError):
+        return SalesforceServerError(f"Salesforce bulk job failed ({doing}): {error}")
+    if isinstance(error, requests.exceptions.SSLError):
+        return FixConfigError(
+            f"TLS to Salesforce failed ({doing}): the certificate is not trusted; "
+            "check `ca_file` or the proxy"
+        )
+    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return FixConfigError(f"`login_url` is not a URL ({where})")
+    if isinstance(error, requests.RequestException):
+        return RetryLaterError(
+            f"cannot reach Salesforce at {where} ({doing}): {type(error).__name__}"
+        )
+    raise error
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _key_field(obj: ObjectMap) -> str:
+    """The field holding arlink's key (the mapping loader requires it on these objects)."""
+    if obj.key is None:
+        raise FixConfigError(f"`{obj.name}` has no `key` field in the mapping")
+    return obj.key
+
+
+def _since(field_name: str, since: datetime | None) -> str:
+    return "" if since is None else f"{field_name} >= {soql_datetime(since)}"
+
+
+# ---------------------------------------------------------------------------------------
+# The books host
+
+
+class SalesforceBooks:
+    """Books host over a Salesforce org (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        client: SalesforceClient,
+        settings: SalesforceSettings,
+        mapping: SalesforceMapping | None = None,
+    ) -> None:
+        self.name = name
+        self.client = client
+        self.settings = settings
+        self.mapping = mapping or SalesforceMapping.load()
+        self._payments: dict[str, str] = {}  # payment key -> Id
+
+    # -- calls ------------------------------------------------------------------------
+
+    def _once(self, doing: str, operation: Callable[[Salesforce], T]) -> T:
+        """One call; an expired session is rebuilt and the call made once more (a 401
+        means Salesforce did nothing, so even a create is safe to repeat then)."""
+        try:
+            try:
+                return operation(self.client.sf)
+            except SalesforceExpiredSession:
+                return operation(self.client.rebuild())
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self.settings, doing) from None
+
+    def _read(self, doing: str, operation: Callable[[Salesforce], T]) -> T:
+        """A read or an upsert: idempotent, so retried within the policy's bound."""
+        return retrying(self.settings.retry, lambda: self._once(doing, operation))
+
+    def _budget(self) -> None:
+        """Stop before the org's daily API budget runs out for its other integrations."""
+        usage = self.client.sf.api_usage.get("api-usage")
+        used, total = (getattr(usage, "used", 0), getattr(usage, "total", 0))
+        if total and used >= total * self.settings.api_usage_stop:
+            raise RetryLaterError(
+                f"Salesforce daily API requests at {used} of {total}: arlink stops at "
+                f"{self.settings.api_usage_stop:.0%} (`api_usage_stop`) and resumes next run"
+            )
+
+    def _rows(self, obj: str, names: Iterable[str], conditions: Sequence[str]) -> list[dict]:
+        """Every row matching the conditions, through REST pages or a Bulk 2.0 job."""
+        where = " AND ".join(f"({c})" for c in conditions if c)
+        tail = f" WHERE {where}" if where else ""
+        soql = f"SELECT {', '.join(sorted(set(names) | {'Id'}))} FROM {obj}{tail}"
+        doing = f"querying {obj}"
+        settings = self.settings
+        if settings.bulk_threshold:
+            count = self._read(doing, lambda sf: sf.query(f"SELECT COUNT() FROM {obj}{tail}"))
+            if count["totalSize"] > settings.bulk_threshold:
+                rows = self._read(doing, lambda sf: self._bulk(sf, obj, soql))
+                self._budget()
+                return rows
+        options = {"Sforce-Query-Options": f"batchSize={settings.page_size}"}
+
+        def pages(sf: Salesforce) -> list[dict]:
+            rows = []
+            for record in sf.query_all_iter(soql, headers=options):
+                record.pop("attributes", None)
+                rows.append(record)
+            return rows
+
+        rows = self._read(doing, pages)
+        self._budget()
+        return rows
+
+    def _bulk(self, sf: Salesforce, obj: str, soql: str) -> list[dict]:
+        job = getattr(sf.bulk2, obj)
+        rows: list[dict] = []
+        for page in job.query(
+            soql, max_records=self.settings.page_size, wait=self.settings.bulk_poll_seconds
+        ):
+            rows.extend(csv.DictReader(io.StringIO(str(page))))
+        return rows
+
+    def _keys(self, obj: ObjectMap, keys: Sequence[str]) -> dict[str, str]:
+        """Which keys `obj` already holds, as key -> record Id."""
+        found: dict[str, str] = {}
+        key = _key_field(obj)
+        for chunk in _chunks(sorted(set(keys)), LOOKUP_CHUNK):
+            condition = format_soql(f"{key} IN {{keys}}", keys=list(chunk))
+            for row in self._rows_rest(obj.name, [key], condition):
+                found[row[key]] = row["Id"]
+        return found
+
+    def _rows_rest(self, obj: str, names: Sequence[str], condition: str) -> list[dict]:
+        """A small lookup: REST only (never worth a COUNT() or a Bulk job)."""
+        soql = f"SELECT {', '.join(sorted(set(names) | {'Id'}))} FROM {obj} WHERE {condition}"
+        return self._read(f"looking up {obj}", lambda sf: list(sf.query_all_iter(soql)))
+
+    # -- check ------------------------------------------------------------------------
+
+    def check(self) -> list[CheckResult]:
+        """Reach and log in, API budget, mapped objects and fields, External ID keys."""
+        target = f"books {self.name}"
+        settings = self.settings
+        try:
+            limits = self._read("reading limits", lambda sf: sf.limits())
+        except ConnectorError as exc:
+            return [CheckResult(target, False, str(exc))]
+        results = [
+            CheckResult(
+                target,
+                True,
+                f"reached Salesforce at {settings.where}, logged in as the connected app "
+                f"(API v{settings.api_version})",
+            )
+        ]
+        daily = limits.get("DailyApiRequests", {})
+        if daily.get("Max"):
+            used = daily["Max"] - daily["Remaining"]
+            ok = used < daily["Max"] * settings.api_usage_stop
+            results.append(
+                CheckResult(
+                    target,
+                    ok,
+                    f"daily API requests: {used} of {daily['Max']} used"
+                    + ("" if ok else "; pulls stop until the budget resets (`api_usage_stop`)"),
+                )
+            )
+        try:
+            results.append(CheckResult(target, *self._check_mapping()))
+        except ConnectorError as exc:
+            results.append(CheckResult(target, False, str(exc)))
+        return results
+
+    def _check_mapping(self) -> tuple[bool, str]:
+        m = self.mapping
+        missing: list[str] = []
+        not_keys: list[str] = []
+        wanted = m.objects()
+        for obj, names in wanted.items():
+            try:
+                described = self._read(
+                    f"describing {obj}", lambda sf, o=obj: getattr(sf, o).describe()
+                )
+            except FixConfigError:
+                missing.append(f"object `{obj}`")
+                continue
+            fields = {f["name"]: f for f in described.get("fields", [])}
+            lacking = sorted(names - set(fields))
+            if lacking:
+                missing.append(f"`{obj}` fields {', '.join(lacking)}")
+            for keyed in m.keyed():
+                key = fields.get(keyed.key or "") if keyed.name == obj else None
+                if key is not None and not key.get("externalId"):
+                    not_keys.append(f"`{obj}.{keyed.key}`")
+        problems = []
+        if not missing:
+            problems.extend(self._check_conditions())
+        if missing:
+            problems.append(f"the org has no {'; '.join(missing)}")
+        if not_keys:
+            problems.append(f"mark {', '.join(not_keys)} External ID and Unique")
+        if problems:
+            return False, f"mapping {m.source.name}: {'; '.join(problems)} (README, Salesforce)"
+        count = sum(len(names) for names in wanted.values())
+        return True, f"mapping {m.source.name} valid: {len(wanted)} objects, {count} fields"
+
+    def _check_conditions(self) -> list[str]:
+        """The mapping's SOQL conditions, run once as a COUNT() each."""
+        m = self.mapping
+        invalid = []
+        for key, obj, condition in (
+            ("customers.where", m.customers.name, m.customer_where),
+            ("invoices.open_where", m.invoices.name, m.open_where),
+            ("invoices.changed_where", m.invoices.name, m.changed_where),
+        ):
+            if condition:
+                soql = f"SELECT COUNT() FROM {obj} WHERE {condition}"
+                try:
+                    self._read(f"checking `{key}`", lambda sf, q=soql: sf.query(q))
+                except FixConfigError as exc:
+                    invalid.append(f"`{key}` is not valid SOQL ({exc})")
+        return invalid
+
+    # -- pulls ------------------------------------------------------------------------
+
+    def pull_customers(self, since: datetime | None) -> list[Customer]:
+        """Accounts matching `customers.where`; with `since`, those changed at or after it."""
+        m = self.mapping
+        obj = m.customers
+        rows = self._rows(
+            obj.name, obj.fields.values(), [m.customer_where, _since(obj.fields["modified"], since)]
+        )
+        return [customer_from(row, m) for row in rows]
+
+    def pull_open_invoices(self, since: datetime | None) -> list[Invoice]:
+        """Open invoices (`invoices.open_where`). With `since`: every invoice matching
+        `changed_where` changed at or after it, closed ones included (open amount zero),
+        so the ledger sees them close."""
+        m = self.mapping
+        obj = m.invoices
+        if since is None:
+            conditions = [m.open_where]
+        else:
+            conditions = [m.changed_where, _since(obj.fields["modified"], since)]
+        rows = self._rows(obj.name, obj.fields.values(), conditions)
+        try:
+            return [invoice_from(row, m, self.settings.currency) for row in rows]
+        except SalesforceRowError as exc:
+            raise SalesforceRecordError(str(exc)) from None
+
+    def _invoices(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted({i for i in ids if i})
+        inv = self.mapping.invoices
+        rows: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(wanted, LOOKUP_CHUNK):
+            condition = format_soql("Id IN {ids}", ids=list(chunk))
+            for row in self._rows_rest(inv.name, list(inv.fields.values()), condition):
+                rows[row["Id"]] = row
+        return rows
+
+    # -- applications -----------------------------------------------------------------
+
+    def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]:
+        """Per bank payment and account one payment record, per application one
+        allocation (and a write-off record for a write-off or discount), each upserted
+        on its key; keys already held are `already_present` and not written again."""
+        allocations = self.mapping.allocations
+        present = self._keys(allocations, [w.idempotency_key for w in writes])
+        results = {key: WriteResult(key, rid, True) for key, rid in present.items()}
+        invoices = self._invoices(w.application.invoice_id for w in writes)
+        customer = self.mapping.invoices.fields["customer"]
+        groups: dict[tuple[str, str], list[ApplicationWrite]] = {}
+        for write in writes:
+            row = invoices.get(write.application.invoice_id)
+            if row is None:
+                raise SalesforceRecordError(
+                    f"invoice {write.application.invoice_id} not found in Salesforce"
+                )
+            groups.setdefault((write.payment.payment_id, row[customer]), []).append(write)
+        accounts_per_payment: dict[str, int] = {}
+        for payment_id, _ in groups:
+            accounts_per_payment[payment_id] = accounts_per_payment.get(payment_id, 0) + 1
+        for (payment_id, account), group in groups.items():
+            pending = [w for w in group if w.idempotency_key not in results]
+            if not pending:
+                continue
+            for write in pending:
+                self._guard(write, invoices[write.application.invoice_id])
+            split = accounts_per_payment[payment_id] > 1
+            payment_record = self._upsert_payment(group, account, split)
+            for write in pending:
+                results[write.idempotency_key] = self._allocate(write, payment_record, account)
+        return [results[w.idempotency_key] for w in writes]
+
+    def _guard(self, write: ApplicationWrite, row: dict[str, Any]) -> None:
+        """Refuse before writing what the org would refuse: more than the open balance."""
+        app = write.application
+        inv = self.mapping.invoices.fields
+        currency = sf_text(row.get(inv.get("currency", ""))) or self.settings.currency
+        where = f"invoice {row.get(inv['number']) or app.invoice_id}"
+        balance = money_from_sf(row.get(inv["open_amount"]), currency, where)
+        zero = Money.zero(app.amount.currency)
+        reduction = app.amount + (app.discount or zero) + (app.write_off or zero)
+        if reduction.currency != balance.currency or reduction > balance:
+            raise SalesforceRecordError(
+                f"{where} has {balance} {balance.currency} open in Salesforce, the application "
+                f"would settle {reduction} {reduction.currency}: pull again before writing back"
+            )
+
+    def _upsert(self, obj: ObjectMap, key: str, values: dict[str, Any]) -> tuple[str, bool]:
+        """Upsert on `obj.key`; return the record Id and whether it was created."""
+        field_name = _key_field(obj)
+        doing = f"upserting {obj.name} {key}"
+        body = {**dict(obj.values), **values}
+        answer = self._read(
+            doing,
+            lambda sf: getattr(sf, obj.name).upsert(
+                f"{field_name}/{quote(key, safe='')}", body, raw_response=True
+            ),
+        )
+        if answer.status_code == 201:
+            return str(answer.json()["id"]), True
+        found = self._keys(obj, [key])
+        if key not in found:
+            raise SalesforceServerError(f"{doing}: updated, but no record carries the key")
+        return found[key], False
+
+    def _upsert_payment(self, group: Sequence[ApplicationWrite], account: str, split: bool) -> str:
+        payments = self.mapping.payments
+        payment = group[0].payment
+        key = f"{payment.payment_id}-{account}" if split else payment.payment_id
+        if key in self._payments:
+            return self._payments[key]
+        amount = payment.amount
+        if split:  # the part of the bank payment that went to this account's invoices
+            amount = Money.zero(payment.amount.currency)
+            for write in group:
+                amount += write.application.amount
+        f = payments.fields
+        values: dict[str, Any] = {f["account"]: account, f["amount"]: money_to_sf(amount)}
+        if "date" in f and payment.value_date:
+            values[f["date"]] = payment.value_date.isoformat()
+        if "reference" in f:
+            values[f["reference"]] = payment.bank_reference or payment.payment_id
+        record_id, _ = self._upsert(payments, key, values)
+        self._payments[key] = record_id
+        return record_id
+
+    def _allocate(self, write: ApplicationWrite, payment_id: str, account: str) -> WriteResult:
+        """The write-off first, then the allocation: the allocation's key is what marks
+        the application done, so a crash between the two redoes the (upserted) write-off."""
+        app = write.application
+        zero = Money.zero(app.amount.currency)
+        reduction = (app.write_off or zero) + (app.discount or zero)
+        if reduction:
+            wo = self.mapping.write_offs
+            f = wo.fields
+            values: dict[str, Any] = {
+                f["invoice"]: app.invoice_id,
+                f["amount"]: money_to_sf(reduction),
+            }
+            if "account" in f:
+                values[f["account"]] = account
+            if "date" in f and write.payment.value_date:
+                values[f["date"]] = write.payment.value_date.isoformat()
+            if "reason" in f:
+                kinds = [
+                    k
+                    for k, v in (("discount taken", app.discount), ("write-off", app.write_off))
+                    if v
+                ]
+                reference = write.payment.bank_reference or write.payment.payment_id
+                values[f["reason"]] = f"arlink {' + '.join(kinds)} on payment {reference}" + (
+                    f" ({app.reason_code})" if app.reason_code else ""
+                )
+            self._upsert(wo, write.idempotency_key, values)
+        allocations = self.mapping.allocations
+        f = allocations.fields
+        record_id, created = self._upsert(
+            allocations,
+            write.idempotency_key,
+            {
+                f["payment"]: payment_id,
+                f["invoice"]: app.invoice_id,
+                f["amount"]: money_to_sf(app.amount),
+            },
+        )
+        return WriteResult(write.idempotency_key, record_id, not created)
+
+    # -- exceptions -------------------------------------------------------------------
+
+    def push_exceptions(self, writes: Sequence[ExceptionWrite]) -> list[WriteResult]:
+        """A Task (or Case) per exception, linked to the invoice suggested first or its
+        account; keys already in Salesforce (open or completed) are not created again."""
+        present = self._keys(self.mapping.exceptions, [w.idempotency_key for w in writes])
+        results = {key: WriteResult(key, rid, True) for key, rid in present.items()}
+        suggested = [s.invoice_id for w in writes for s in w.item.suggestions]
+        invoices = self._invoices(i for i in suggested if _looks_like_id(i))
+        for write in writes:
+            if write.idempotency_key not in results:
+                results[write.idempotency_key] = self._create_exception(write, invoices)
+        return [results[w.idempotency_key] for w in writes]
+
+    def _create_exception(
+        self, write: ExceptionWrite, invoices: dict[str, dict[str, Any]]
+    ) -> WriteResult:
+        m = self.mapping
+        ex = m.exceptions
+        f = ex.fields
+        item, payment = write.item, write.payment
+        numbers = {
+            rid: str(row.get(m.invoices.fields["number"]) or rid) for rid, row in invoices.items()
+        }
+        best = next((s.invoice_id for s in item.suggestions if s.invoice_id in invoices), None)
+        link = None
+        if best is not None:
+            link = (
+                best
+                if m.exception_link == "invoice"
+                else invoices[best].get(m.invoices.fields["customer"])
+            )
+        payer = payment.payer_name or "an unknown payer"
+        values: dict[str, Any] = {
+            **dict(ex.values),
+            _key_field(ex): write.idempotency_key,
+            f["payment"]: payment.payment_id,
+            f["subject"]: (
+                f"Unapplied payment {item.amount} {item.amount.currency} from {payer} "
+                f"({item.reason.value.replace('_', ' ')})"
+            )[:255],
+            f["description"]: _description(write, numbers, m)[:32000],
+        }
+        if link:
+            values[f["link"]] = link
+        if "due_date" in f:
+            values[f["due_date"]] = (payment.value_date or date.today()).isoformat()
+        if "owner" in f and self.settings.exceptions_owner_id:
+            values[f["owner"]] = self.settings.exceptions_owner_id
+        doing = f"creating {ex.name} for payment {payment.payment_id}"
+        try:
+            created = self._create(doing, ex.name, values)
+        except _MaybeDoneError:
+            found = self._keys(self.mapping.exceptions, [write.idempotency_key])
+            if write.idempotency_key in found:
+                return WriteResult(write.idempotency_key, found[write.idempotency_key], False)
+            raise RetryLaterError(
+                f"{doing}: outcome unknown; the next run looks it up before writing"
+            ) from None
+        return WriteResult(write.idempotency_key, created, False)
+
+    def _create(self, doing: str, obj: str, values: dict[str, Any]) -> str:
+        """A create (POST): never retried. A transient failure may have been committed."""
+        try:
+            answer = self._once(doing, lambda sf: getattr(sf, obj).create(values))
+        except RetryLaterError:
+            raise _MaybeDoneError(doing) from None
+        return str(answer["id"])
+
+    # -- resolutions ------------------------------------------------------------------
+
+    def pull_resolutions(self, since: datetime | None) -> list[Resolution]:
+        """Exceptions a clerk closed (status `done_status`): the resolution field says
+        what they did (`exceptions.resolutions`; empty means left on account), the
+        resolved-invoice field which invoice the cash went to."""
+        m = self.mapping
+        ex = m.exceptions
+        f = ex.fields
+        names = [f["payment"], f["resolution"], f["status"], _key_field(ex)]
+        if "resolved_invoice" in f:
+            names.append(f["resolved_invoice"])
+        conditions = [
+            format_soql(f"{f['status']} = {{status}}", status=m.done_status),
+            f"{_key_field(ex)} != null",
+            _since(f["modified"], since),
+        ]
+        resolutions: dict[str, Resolution] = {}
+        for row in self._rows(ex.name, names, conditions):
+            payment_id = sf_text(row.get(f["payment"]))
+            if payment_id is None:
+                continue
+            choice = sf_text(row.get(f["resolution"])) or ""
+            invoice = (
+                sf_text(row.get(f.get("resolved_invoice", ""))) if "resolved_invoice" in f else None
+            )
+            resolutions[payment_id] = Resolution(
+                payment_id, m.resolutions.get(choice, "on_account"), invoice, None, choice
+            )
+        return list(resolutions.values())
+
+
+def _looks_like_id(value: str) -> bool:
+    """A Salesforce record Id (15 or 18 alphanumerics): worth looking up."""
+    return len(value) in (15, 18) and value.isalnum()
+
+
+def _description(write: ExceptionWrite, numbers: dict[str, str], m: SalesforceMapping) -> str:
+    """The Task's or Case's text: the payment, why it was not applied, the ranked
+    suggestions with their reasons, and what to do."""
+    item, payment = write.item, write.payment
+    lines = [
+        f"Payment of {item.amount} {item.amount.currency} received "
+        f"{payment.value_date or 'on an unknown date'} from "
+        f"{payment.payer_name or 'an unknown payer'} "
+        f"(bank reference {payment.bank_reference or '-'}).",
+        f"Not applied: {item.reason.value.replace('_', ' ')}."
+        + "".join(f" {reason.text}." for reason in item.reasons),
+    ]
+    if payment.remittance:
+        lines.append(f"Remittance: {payment.remittance}")
+    if item.suggestions:
+        lines.append("Suggestions, best first:")
+        for rank, suggestion in enumerate(item.suggestions, 1):
+            why = "; ".join(reason.text for reason in suggestion.reasons)
+            number = numbers.get(suggestion.invoice_id, suggestion.invoice_id)
+            lines.append(
+                f"{rank}. {number} (score {suggestion.score:.2f}){': ' + why if why else ''}"
+            )
+    ex = m.exceptions.fields
+    choices = ", ".join(f'"{value}"' for value in m.resolutions)
+    lines.append(
+        f"To resolve: set {ex['resolution']} to one of {choices}"
+        + (
+            f", fill {ex['resolved_invoice']} with the invoice you applied the cash to"
+            if "resolved_invoice" in ex
+            else ""
+        )
+        + f", and set {ex['status']} to {m.done_status}."
+    )
+    lines.append(f"arlink payment {payment.payment_id}, key {write.idempotency_key}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Remittance advice layouts as data: which CSV columns hold what, one TOML file per sender."""

@@ -1,0 +1,325 @@
+"""How a Salesforce org's objects and fields map onto arlink's records.
+
+A mapping file (`mappings/salesforce/<name>.toml`) names the objects and fields the
+`salesforce` books host reads and writes: customers (Account), open invoices, payments
+and their allocations to invoices, write-offs, and the Task or Case a clerk works an
+exception from. The shipped `billing.toml` fits Salesforce Billing (`blng__` objects);
+`invoice_custom.toml` fits an org with its own `Invoice__c`: a customised org copies a
+file and edits names, never code.
+
+Conditions (`open_where`, `changed_where`, `where`) are SOQL fragments written by the
+admin; the connector only ANDs its own cursor onto them and formats every value it adds
+from data with simple-salesforce's escaping. This module is pure: it parses TOML and
+turns rows (REST JSON or Bulk 2.0 CSV text) into canonical records.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from mappings.money import Money, currency_exponent
+from mappings.records import Customer, Invoice
+
+MAPPINGS = Path(__file__).with_name("salesforce")
+DEFAULT_MAPPING = MAPPINGS / "billing.toml"
+ACTIONS = ("apply", "on_account", "not_ours")
+
+
+class SalesforceMappingError(ValueError):
+    """A mapping file that is not what the connector needs; names the key and the file."""
+
+
+class SalesforceRowError(ValueError):
+    """A row from Salesforce that cannot become a canonical record (names record and field)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMap:
+    """One Salesforce object: its API name, the canonical-to-field names, an optional
+    External ID field carrying arlink's key, and constant values written on create."""
+
+    name: str
+    fields: dict[str, str]
+    key: str | None = None
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def field(self, canonical: str) -> str | None:
+        return self.fields.get(canonical)
+
+    def wanted(self) -> set[str]:
+        """Every field of this object arlink reads or writes (for `check()`)."""
+        names = set(self.fields.values()) | {name for name, _ in self.values}
+        return names | ({self.key} if self.key else set())
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceMapping:
+    """The objects, fields and conditions of one org (see `salesforce/billing.toml`)."""
+
+    customers: ObjectMap
+    customer_where: str
+    invoices: ObjectMap
+    open_where: str
+    changed_where: str
+    payments: ObjectMap
+    allocations: ObjectMap
+    write_offs: ObjectMap
+    exceptions: ObjectMap
+    exception_link: str  # "invoice" or "account": what the exception's link field points at
+    done_status: str
+    resolutions: dict[str, str]  # value of the resolution field -> "apply" | ...
+    source: Path
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> SalesforceMapping:
+        """Read a mapping file: a path, or the name of a shipped one (`billing`, the
+        default, or `invoice_custom`). Every problem is reported at once."""
+        source = Path(path) if path is not None else DEFAULT_MAPPING
+        if not source.suffix and not source.exists():
+            source = MAPPINGS / f"{source.name}.toml"
+        try:
+            raw = tomllib.loads(source.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SalesforceMappingError(f"{source}: cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SalesforceMappingError(f"{source}: {exc}") from None
+        r = _Reader(raw, source)
+        mapping = cls(
+            customers=r.object("customers", ("name", "modified"), ("parent",), keyed=False),
+            customer_where=r.optional_text("customers.where"),
+            invoices=r.object(
+                "invoices",
+                ("number", "customer", "total", "open_amount", "modified"),
+                ("issue_date", "due_date", "status", "currency", "po_number", "payment_terms"),
+                keyed=False,
+            ),
+            open_where=r.text("invoices.open_where"),
+            changed_where=r.optional_text("invoices.changed_where"),
+            payments=r.object("payments", ("account", "amount"), ("date", "reference")),
+            allocations=r.object("allocations", ("payment", "invoice", "amount"), ()),
+            write_offs=r.object("write_offs", ("invoice", "amount"), ("account", "date", "reason")),
+            exceptions=r.object(
+                "exceptions",
+                ("link", "subject", "description", "status", "payment", "resolution", "modified"),
+                ("resolved_invoice", "owner", "due_date"),
+            ),
+            exception_link=r.choice("exceptions.link_to", ("invoice", "account")),
+            done_status=r.text("exceptions.done_status"),
+            resolutions=r.resolutions("exceptions.resolutions"),
+            source=source,
+        )
+        r.done()
+        return mapping
+
+    def objects(self) -> dict[str, set[str]]:
+        """Every object and field the connector reads or writes, for `check()`."""
+        wanted: dict[str, set[str]] = {}
+        for obj in (
+            self.customers,
+            self.invoices,
+            self.payments,
+            self.allocations,
+            self.write_offs,
+            self.exceptions,
+        ):
+            wanted.setdefault(obj.name, set()).update(obj.wanted() | {"Id"})
+        return wanted
+
+    def keyed(self) -> tuple[ObjectMap, ...]:
+        """The objects whose `key` field must be an External ID (upserted by key)."""
+        return (self.payments, self.allocations, self.write_offs)
+
+
+class _Reader:
+    """Reads dotted keys from the parsed TOML, collecting every problem."""
+
+    def __init__(self, raw: dict[str, Any], source: Path) -> None:
+        self.raw, self.source, self.problems = raw, source, list[str]()
+
+    def _node(self, key: str) -> Any:
+        node: Any = self.raw
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def text(self, key: str) -> str:
+        node = self._node(key)
+        if not isinstance(node, str) or not node.strip():
+            self.problems.append(f"`{key}`: expected a text, found {node!r}")
+            return ""
+        return node
+
+    def optional_text(self, key: str) -> str:
+        node = self._node(key)
+        if node is not None and not isinstance(node, str):
+            self.problems.append(f"`{key}`: expected a text, found {node!r}")
+            return ""
+        return node or ""
+
+    def choice(self, key: str, allowed: Sequence[str]) -> str:
+        node = self._node(key)
+        if node not in allowed:
+            self.problems.append(f"`{key}`: expected one of {', '.join(allowed)}, found {node!r}")
+            return allowed[0]
+        return str(node)
+
+    def object(
+        self, section: str, required: Sequence[str], optional: Sequence[str], keyed: bool = True
+    ) -> ObjectMap:
+        name = self.text(f"{section}.object")
+        table = self._node(f"{section}.fields")
+        if not isinstance(table, dict):
+            self.problems.append(f"`{section}.fields`: expected a table, found {table!r}")
+            table = {}
+        for canonical in required:
+            if not isinstance(table.get(canonical), str):
+                self.problems.append(
+                    f"`{section}.fields.{canonical}`: expected a field name, found nothing"
+                )
+        for canonical, value in table.items():
+            if canonical not in (*required, *optional):
+                self.problems.append(f"`{section}.fields.{canonical}`: not a field arlink knows")
+            elif not isinstance(value, str):
+                self.problems.append(
+                    f"`{section}.fields.{canonical}`: expected a field name, found {value!r}"
+                )
+        values = self._node(f"{section}.values") or {}
+        if not isinstance(values, dict):
+            self.problems.append(f"`{section}.values`: expected a table, found {values!r}")
+            values = {}
+        return ObjectMap(
+            name=name,
+            fields={k: v for k, v in table.items() if isinstance(v, str)},
+            key=self.text(f"{section}.key") if keyed else None,
+            values=tuple(sorted(values.items())),
+        )
+
+    def resolutions(self, key: str) -> dict[str, str]:
+        table = self._node(key)
+        if not isinstance(table, dict) or not table:
+            self.problems.append(f"`{key}`: expected a table of value = action, found {table!r}")
+            return {}
+        for value, action in table.items():
+            if action not in ACTIONS:
+                self.problems.append(
+                    f"`{key}.{value}`: expected one of {', '.join(ACTIONS)}, found {action!r}"
+                )
+        return {value: action for value, action in table.items() if action in ACTIONS}
+
+    def done(self) -> None:
+        if self.problems:
+            raise SalesforceMappingError(
+                f"{self.source}: "
+                + "; ".join(self.problems)
+                + " (see mappings/salesforce/billing.toml)"
+            )
+
+
+# ---------------------------------------------------------------------------------------
+# Values as Salesforce sends them: REST JSON (numbers, null) or Bulk 2.0 CSV (text, "")
+
+
+def sf_text(value: Any) -> str | None:
+    """A text value; null (JSON) and "" (Bulk CSV) are both empty."""
+    return None if value is None or value == "" else str(value)
+
+
+def sf_date(value: Any, where: str) -> date | None:
+    text = sf_text(value)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise SalesforceRowError(f"{where}: expected a date, found {text!r}") from None
+
+
+def sf_datetime(value: Any, where: str) -> datetime | None:
+    """`2026-11-02T10:15:00.000+0000` (REST) or `...Z` (Bulk) as an aware datetime."""
+    text = sf_text(value)
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise SalesforceRowError(f"{where}: expected a datetime, found {text!r}") from None
+
+
+def soql_datetime(moment: datetime) -> str:
+    """A cursor as a SOQL datetime literal: UTC, truncated to the second (SOQL literals
+    carry no fractions), so a `>=` bound re-reads that second rather than skip it."""
+    if moment.tzinfo is None:
+        raise SalesforceMappingError(f"a cursor must be timezone-aware, found {moment.isoformat()}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def money_from_sf(value: Any, currency: str, where: str) -> Money:
+    """A currency field as exact `Money`. JSON numbers arrive as floats: read through
+    their shortest repr and refuse anything further from the minor unit than float noise.
+    Bulk CSV sends text, read as Decimal directly."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise SalesforceRowError(f"{where}: expected an amount, found {value!r}")
+    try:
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        raise SalesforceRowError(f"{where}: expected an amount, found {value!r}") from None
+    unit = Decimal(1).scaleb(-currency_exponent(currency))
+    rounded = exact.quantize(unit)
+    if abs(exact - rounded) > unit / 1000:
+        raise SalesforceRowError(f"{where}: {exact} has more decimals than {currency} allows")
+    return Money.parse(str(rounded), currency)
+
+
+def money_to_sf(amount: Money) -> float:
+    """Money as the JSON number Salesforce's REST API takes (simple-salesforce encodes
+    with `json.dumps`, which has no Decimal). Exact below 2**53 minor units."""
+    return float(amount.to_decimal())
+
+
+def customer_from(row: Mapping[str, Any], mapping: SalesforceMapping) -> Customer:
+    """An Account row as a `Customer`."""
+    obj = mapping.customers
+    parent = obj.field("parent")
+    return Customer(
+        customer_id=str(row["Id"]),
+        name=sf_text(row.get(obj.fields["name"])) or "",
+        parent_id=sf_text(row.get(parent)) if parent else None,
+    )
+
+
+def invoice_from(row: Mapping[str, Any], mapping: SalesforceMapping, currency: str) -> Invoice:
+    """An invoice row as an `Invoice`; `currency` is the org's when the mapping names no
+    currency field. `status` is "open" while a balance remains, else the host's status."""
+    obj = mapping.invoices
+    f = obj.fields
+    where = f"{obj.name} {row.get('Id')}"
+
+    def optional(canonical: str) -> Any:
+        name = f.get(canonical)
+        return row.get(name) if name else None
+
+    code = sf_text(optional("currency")) or currency
+    customer = sf_text(row.get(f["customer"]))
+    if customer is None:
+        raise SalesforceRowError(f"{where}: field `{f['customer']}` is empty")
+    total = money_from_sf(row.get(f["total"]), code, f"{where} `{f['total']}`")
+    open_amount = money_from_sf(row.get(f["open_amount"]), code, f"{where} `{f['open_amount']}`")
+    status = sf_text(optional("status")) or ""
+    return Invoice(
+        invoice_id=str(row["Id"]),
+        number=sf_text(row.get(f["number"])) or "",
+        customer_id=customer,
+        total=total,
+        open_amount=open_amount,
+        issue_date=sf_date(optional("issue_date"), f"{where} `{f.get('issue_date')}`"),
+        due_date=sf_date(optional("due_date"), f"{where} `{f.get('due_date')}`"),
+        po_number=sf_text(optional("po_number")),
+        discount_terms=sf_text(optional("payment_terms")),
+        status="open" if open_amount.minor > 0 else (status or "closed"),
+    )
