@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTHON3 ?= python3
 
-.PHONY: demo test lint system-deps bench clean
+.PHONY: demo test lint system-deps bench screenshots clean
 
 $(PY):
 	$(PYTHON3) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(PY) -m pytest
+
+# The README's images of the web pages, taken by the browser tests (Debian's Chromium).
+screenshots: $(STAMP) system-deps
+	ARLINK_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/sync_jobs/web/test_web_browser.py -q
 
 bench: $(STAMP)
 	$(PY) -m bench.parse

@@ -14,11 +14,13 @@ host's state across every process and worker sharing a PostgreSQL ledger.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -96,17 +98,37 @@ def _advisory_key(name: str) -> int:
 
 
 @contextmanager
+def _file_lock(database: str | None, host: str) -> Iterator[None]:
+    if not database or database == ":memory:":  # one connection, one process: nothing to share
+        yield
+        return
+    name = hashlib.sha256(host.encode()).hexdigest()[:16]
+    path = Path(database).with_name(f"{Path(database).name}.books-{name}.lock")
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def books_host_lock(engine: sa.Engine, host: str) -> Iterator[None]:
     """Hold the books host's lock while a step reads or writes its state (the invoices'
     open amounts, the host's write-back journal): at most one holder across every process
     and machine sharing a PostgreSQL ledger.
 
-    A session-level advisory lock on a connection of its own, so the step's own
-    transactions may commit while it is held; PostgreSQL releases it when the connection
-    ends, so a worker that dies leaves no stale lock. On SQLite it is a no-op: a SQLite
-    ledger serves one process (the config refuses `[workers]` with it), and there each
-    transaction already holds the database's write lock.
+    On PostgreSQL, a session-level advisory lock on a connection of its own, so the
+    step's own transactions may commit while it is held; PostgreSQL releases it when the
+    connection ends, so a worker that dies leaves no stale lock. On a SQLite ledger, an
+    exclusive `flock` on a file beside the database: `arlink web` and a scheduled
+    `arlink run` are two processes on one machine that both write to the books host; the
+    kernel drops the lock with a dead process's file descriptors.
     """
+    if engine.dialect.name == "sqlite":
+        with _file_lock(engine.url.database, host):
+            yield
+        return
     if engine.dialect.name != "postgresql":
         yield
         return
