@@ -36,15 +36,27 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from itertools import chain
+from typing import BinaryIO
 
 from cash_application.bank_files import builders
 from cash_application.bank_files.bai2_codes import TypeCodeError, detail_direction
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
 from cash_application.bank_files.remittance_text import remittance_values
+from cash_application.bank_files.streaming import (
+    BLOCK_BYTES,
+    FileSummary,
+    Source,
+    StatementStream,
+    as_stream,
+    header_of,
+    hold,
+    line_blocks,
+    stream_encoding,
+)
 from mappings.money import Money, MoneyError, currency_exponent
 
 FORMAT = "bai2"
@@ -107,23 +119,26 @@ def parse_bai2(data: bytes, file_name: str, *, check_integrity: bool = True) -> 
     `BankFileIntegrityError` for a control total or record count that disagrees
     with the records. A trailer field left blank is not checked.
     """
-    return _parse(data, file_name, check_integrity=check_integrity)
+    return hold(iter_bai2(data, file_name, check_integrity=check_integrity))
 
 
-def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> ParsedFile:
-    """The whole parse; see `parse_bai2`."""
-    text = _decode(data if isinstance(data, bytes) else bytes(data))
-    # Never splitlines(): on Latin-1 text it also breaks at \x85 and \x1c-\x1e. A file
-    # without \n uses classic Mac line ends. \r before \n is stripped per line.
-    lines = text.split("\r") if "\n" not in text and "\r" in text else text.split("\n")
-    source: Iterable[tuple[int, str]]
-    if _EMBEDDED_RECORD.search(text) is not None:
-        source = _split_several_records_per_line(lines)
-    else:
-        source = enumerate(lines, 1)
+def iter_bai2(source: Source, file_name: str, *, check_integrity: bool = True) -> StatementStream:
+    """Parse a BAI2 file one account at a time: `(StatementHeader, Statement)` per 03..49.
 
+    `source` is the file's bytes or a binary stream, read a block at a time: memory
+    holds one account's transactions, whatever the file size. Errors are those of
+    `parse_bai2`, raised when the parser reaches them (a file trailer's totals last).
+    Returns the file's `FileSummary`.
+    """
+    lines = chain.from_iterable(_blocks(as_stream(source)))
+    return _statements(lines, file_name, check_integrity)
+
+
+def _statements(
+    source: Iterable[tuple[int, str]], file_name: str, check_integrity: bool
+) -> StatementStream:
+    """The whole parse over numbered lines; see `parse_bai2` and `iter_bai2`."""
     state = _BEFORE_FILE
-    statements: list[Statement] = []
     # Record counts: `records` counts every logical record and 88 read so far; a
     # trailer's expected count is `records` minus its value when the level began.
     records = group_start = account_start = 0
@@ -135,7 +150,7 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
     opening: int | None = None
     closing: int | None = None
     transactions: list[Transaction] = []
-    test_only = False
+    test_only = group_test = False
     dates: dict[str, date] = {}
     directions = _DIRECTIONS
     new_transaction = builders.new_transaction
@@ -266,16 +281,15 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
                 ("account_record_count", records - account_start,
                  "records from the `03` to this `49`"),
             ))  # fmt: skip
-            statements.append(
-                Statement(
-                    account=account,
-                    currency=currency,
-                    date=as_of,
-                    opening_balance=None if opening is None else Money(opening, currency),
-                    closing_balance=None if closing is None else Money(closing, currency),
-                    transactions=tuple(transactions),
-                )
+            statement = Statement(
+                account=account,
+                currency=currency,
+                date=as_of,
+                opening_balance=None if opening is None else Money(opening, currency),
+                closing_balance=None if closing is None else Money(closing, currency),
+                transactions=tuple(transactions),
             )
+            yield header_of(statement, FORMAT, group_test), statement
             transactions = []
             group_total += account_total
             state = _IN_GROUP
@@ -287,7 +301,8 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
             as_of, group_currency, group_status = _read_group_header(
                 file_name, p_first, p_body, p_more, dates
             )
-            test_only = test_only or group_status == "4"
+            group_test = group_status == "4"
+            test_only = test_only or group_test
             groups += 1
             accounts_in_group = 0
             group_total = 0
@@ -338,7 +353,7 @@ def _parse(data: bytes, file_name: str, *, check_integrity: bool = True) -> Pars
             file_name, max(last_line, p_last), "record_code",
             f"the file ends early: expected {_EXPECTED[state]}",
         )  # fmt: skip
-    return ParsedFile(format=FORMAT, statements=tuple(statements), test_only=test_only)
+    return FileSummary(FORMAT, test_only)
 
 
 # ---- record readers (one call per 01/02/03/49/98/99 record, and per unusual 16) ----
@@ -675,13 +690,45 @@ def _clean_text(text: str) -> str:
     return text
 
 
-def _decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 when valid, else Windows-1252 (its 5 undefined bytes as Latin-1)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _blocks(stream: BinaryIO) -> Iterator[Iterable[tuple[int, str]]]:
+    """The numbered lines of a BAI2 file, a block of whole lines at a time.
+
+    Text is UTF-8 when the whole file is valid UTF-8, else Windows-1252 (its 5
+    undefined bytes as Latin-1); a stream that cannot seek back is decided block by
+    block. Never splitlines(): on Latin-1 text it also breaks at \x85 and \x1c-\x1e.
+    A file whose first block has no \n uses classic Mac line ends; a \r before \n
+    is stripped per line by the parser.
+    """
+    encoding = stream_encoding(stream, ("utf-8", "cp1252"))
+    first = stream.read(BLOCK_BYTES)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    newline, separator = ("\r", b"\r") if b"\n" not in first and b"\r" in first else ("\n", b"\n")
+    lineno = 1
+    parent = ""  # quirk several-records-per-line: code of the last record that is not an 88
+    for data in line_blocks(stream, first, separator):
+        text = _decode(data, encoding)
+        lines = text.split(newline)
+        if text[-1:] == newline:
+            lines.pop()  # the empty piece after the block's last line end: the next block's
+        if _EMBEDDED_RECORD.search(text) is None:
+            yield enumerate(lines, lineno)
+            parent = _last_parent(lines, parent)
+        else:
+            pieces, parent = _split_several_records_per_line(lines, lineno, parent)
+            yield pieces
+        lineno += len(lines)
+
+
+def _decode(data: bytes, encoding: str | None) -> str:
+    """A block as text in the file's encoding (see `_blocks`)."""
+    if encoding == "cp1252":
+        return data.decode("cp1252", errors=_CP1252_GAPS)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        if encoding is not None:
+            raise
         return data.decode("cp1252", errors=_CP1252_GAPS)
 
 
@@ -696,16 +743,19 @@ _CP1252_GAPS = "arlink-cp1252-gaps-as-latin1"
 codecs.register_error(_CP1252_GAPS, _undefined_as_latin1)
 
 
-def _split_several_records_per_line(lines: list[str]) -> list[tuple[int, str]]:
+def _split_several_records_per_line(
+    lines: list[str], first: int, parent: str
+) -> tuple[list[tuple[int, str]], str]:
     """Quirk several-records-per-line: cut `.../ 16,...` into one piece per record.
 
     A cut is made only where the code after the blanks may follow the record being
     cut (a 49 after a 16, not a 02), so a text that happens to contain `/ 16,`
-    after a record it cannot follow stays whole.
+    after a record it cannot follow stays whole. `first` is the first line's number,
+    `parent` the code of the last record before it that is not an 88; returns the
+    numbered pieces and that code after the last line.
     """
     pieces: list[tuple[int, str]] = []
-    parent = ""  # code of the last record that is not an 88
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(lines, first):
         start = 0
         code = line[:2] if line[2:3] in (",", ":") else ""
         if code and code != "88":
@@ -719,7 +769,15 @@ def _split_several_records_per_line(lines: list[str]) -> list[tuple[int, str]]:
             if following != "88":
                 parent = following
         pieces.append((lineno, line[start:]))
-    return pieces
+    return pieces, parent
+
+
+def _last_parent(lines: list[str], parent: str) -> str:
+    """The code of the last record in `lines` that is not an 88 (else `parent`)."""
+    for line in reversed(lines):
+        if line[2:3] in (",", ":") and line[:2] != "88":
+            return line[:2]
+    return parent
 
 
 # ---- errors ---------------------------------------------------------------------------

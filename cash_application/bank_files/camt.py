@@ -55,16 +55,23 @@ element's start tag; `last_line` is the start tag of the last element inside.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from lxml import etree
 
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from cash_application.bank_files.streaming import (
+    FileSummary,
+    Source,
+    StatementStream,
+    as_stream,
+    header_of,
+    hold,
+)
 from cash_application.bank_files.values import currency_code, minor_units, syntax_error
 from mappings.money import Money, currency_exponent
 
@@ -100,9 +107,20 @@ def parse_camt(data: bytes, file_name: str, *, check_integrity: bool = True) -> 
     message (including a DTD, which is never read) and, when `check_integrity`
     is true, `BankFileIntegrityError` where balances or batch totals disagree.
     """
+    return hold(iter_camt(data, file_name, check_integrity=check_integrity))
+
+
+def iter_camt(source: Source, file_name: str, *, check_integrity: bool = True) -> StatementStream:
+    """Parse a camt file one statement at a time: `(StatementHeader, Statement)` each.
+
+    `source` is the file's bytes or a binary stream, which lxml reads a block at a
+    time: memory holds one statement's transactions, whatever the file size. Errors
+    are those of `parse_camt`, raised when reached. Returns the file's `FileSummary`.
+    """
     reader = _Reader(file_name, check_integrity)
-    statements = tuple(reader.statements(bytes(data)))
-    return ParsedFile(format=reader.format, statements=statements)
+    for statement in reader.statements(as_stream(source)):
+        yield header_of(statement, reader.format), statement
+    return FileSummary(reader.format)
 
 
 class _Amount(NamedTuple):
@@ -147,10 +165,10 @@ class _Reader:
 
     # ---- document level ----------------------------------------------------------
 
-    def statements(self, data: bytes) -> Iterator[Statement]:
+    def statements(self, stream: BinaryIO) -> Iterator[Statement]:
         """Yield each statement as its end tag is read; entries are freed once read."""
         events = etree.iterparse(
-            io.BytesIO(data),
+            stream,
             events=("start", "end"),
             tag=_WATCHED,
             resolve_entities=False,

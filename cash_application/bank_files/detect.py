@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
-from cash_application.bank_files.bai2 import parse_bai2
-from cash_application.bank_files.camt import camt_message, parse_camt
+from cash_application.bank_files.bai2 import iter_bai2, parse_bai2
+from cash_application.bank_files.camt import camt_message, iter_camt, parse_camt
 from cash_application.bank_files.errors import BankFileSyntaxError
-from cash_application.bank_files.lockbox import looks_like_lockbox, parse_lockbox
-from cash_application.bank_files.mt940 import looks_like_mt940, parse_mt940
-from cash_application.bank_files.ofx import looks_like_ofx, parse_ofx
-from cash_application.bank_files.records import ParsedFile
+from cash_application.bank_files.lockbox import iter_lockbox, looks_like_lockbox, parse_lockbox
+from cash_application.bank_files.mt940 import iter_mt940, looks_like_mt940, parse_mt940
+from cash_application.bank_files.ofx import iter_ofx, looks_like_ofx, parse_ofx
+from cash_application.bank_files.records import ParsedFile, Transaction
+from cash_application.bank_files.streaming import (
+    Source,
+    StatementHeader,
+    StatementStream,
+    transactions_of,
+)
 
 Parser = Callable[[bytes, str], ParsedFile]
 
@@ -19,6 +27,16 @@ PARSERS: dict[str, Parser] = {"bai2": parse_bai2, "mt940": parse_mt940, "mt942":
 PARSERS.update({"camt.052": parse_camt, "camt.053": parse_camt, "camt.054": parse_camt})
 PARSERS["ofx"] = parse_ofx
 PARSERS["lockbox"] = parse_lockbox
+
+StreamParser = Callable[..., StatementStream]
+
+STREAMS: dict[str, StreamParser] = {"bai2": iter_bai2, "mt940": iter_mt940, "mt942": iter_mt940}
+STREAMS.update({"camt.052": iter_camt, "camt.053": iter_camt, "camt.054": iter_camt})
+STREAMS["ofx"] = iter_ofx
+STREAMS["lockbox"] = iter_lockbox
+
+# Bytes enough to recognise every format (past an XML declaration and comments).
+_HEAD_BYTES = 4096
 
 
 def detect_format(data: bytes, file_name: str) -> str:
@@ -46,6 +64,48 @@ def detect_format(data: bytes, file_name: str) -> str:
 def parse_bank_file(data: bytes, file_name: str, file_format: str | None = None) -> ParsedFile:
     """Parse a bank file, detecting its format unless `file_format` is given."""
     name = file_format or detect_format(data, file_name)
+    _check_known(name, file_name)
+    return PARSERS[name](data, file_name)
+
+
+def iter_bank_file(
+    source: Source,
+    file_name: str,
+    file_format: str | None = None,
+    *,
+    check_integrity: bool = True,
+) -> StatementStream:
+    """Parse a bank file one statement at a time (see `streaming`), detecting its format
+    from the first bytes unless `file_format` is given. `source` is bytes or a binary
+    stream, read a block at a time (OFX only when the stream can seek)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        head = bytes(source[:_HEAD_BYTES])
+    elif source.seekable():
+        start = source.tell()
+        head = source.read(_HEAD_BYTES)
+        source.seek(start)
+    else:
+        head = source.read(_HEAD_BYTES)
+        source = io.BufferedReader(_Prefixed(head, source))
+    name = file_format or detect_format(head, file_name)
+    _check_known(name, file_name)
+    return STREAMS[name](source, file_name, check_integrity=check_integrity)
+
+
+def iter_transactions(
+    source: Source,
+    file_name: str,
+    file_format: str | None = None,
+    *,
+    check_integrity: bool = True,
+) -> Iterator[tuple[StatementHeader, Transaction]]:
+    """Each transaction of a bank file with its statement's header, in file order, holding
+    only the statement being read (see `iter_bank_file`)."""
+    stream = iter_bank_file(source, file_name, file_format, check_integrity=check_integrity)
+    return transactions_of(stream)
+
+
+def _check_known(name: str, file_name: str) -> None:
     if name not in PARSERS:
         raise BankFileSyntaxError(
             f"unknown format {name!r} (known: {', '.join(PARSERS)})",
@@ -53,4 +113,26 @@ def parse_bank_file(data: bytes, file_name: str, file_format: str | None = None)
             line=None,
             field=None,
         )
-    return PARSERS[name](data, file_name)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream whose first bytes were already read for detection, put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill `buffer` from the put-back head, then from the stream."""
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

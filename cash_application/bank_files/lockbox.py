@@ -40,11 +40,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import mappings
+from cash_application.bank_files import builders
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from cash_application.bank_files.streaming import (
+    FileSummary,
+    Source,
+    StatementStream,
+    as_stream,
+    header_of,
+    hold,
+)
 from mappings.money import Money, MoneyError, currency_exponent
 
 FORMAT = "lockbox"
@@ -86,6 +95,7 @@ _NAMES = {
     "8": "lockbox total `8`", "9": "file trailer `9`",
 }  # fmt: skip
 _DIGITS = re.compile(r"[0-9]+")
+_CREDIT = Direction.CREDIT
 # An amount in overflow free text: 1,234.56 or 1234.56 (two decimals).
 _TEXT_AMOUNT = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})*\.[0-9]{2}|-?[0-9]+\.[0-9]{2}")
 
@@ -203,7 +213,23 @@ def parse_lockbox(
     in `layout` (including an empty or truncated file) and, when `check_integrity` is
     true, `BankFileIntegrityError` for a total or count that disagrees with the checks.
     """
-    return _Reader(file_name, check_integrity, layout).read(bytes(data))
+    return hold(iter_lockbox(data, file_name, check_integrity=check_integrity, layout=layout))
+
+
+def iter_lockbox(
+    source: Source,
+    file_name: str,
+    *,
+    check_integrity: bool = True,
+    layout: LockboxLayout = DEFAULT_LAYOUT,
+) -> StatementStream:
+    """Parse a lockbox transmission one lockbox at a time: `(StatementHeader, Statement)`.
+
+    `source` is the file's bytes or a binary stream, read a line at a time: memory
+    holds one lockbox's checks, whatever the file size. Errors are those of
+    `parse_lockbox`, raised when reached. Returns the file's `FileSummary`.
+    """
+    return _Reader(file_name, check_integrity, layout).read(as_stream(source))
 
 
 @dataclass(slots=True)
@@ -239,14 +265,34 @@ class _Reader:
         self.deposit_date: date | None = None
         self.batch_count = self.batch_total = 0
         self.lockbox_count = self.lockbox_total = 0
+        records = layout.records
+        # The fields of the detail and overflow records, most of the file, looked up once.
+        self._detail_spans = tuple(
+            records["6"].get(name)
+            for name in (
+                "batch", "item", "amount", "routing", "account", "check_number", "check_date",
+                "remitter", "invoice",
+            )
+        )  # fmt: skip
+        self._overflow_spans = tuple(
+            records["4"].get(name)
+            for name in ("batch", "item", "sequence", "indicator", "text", "invoice")
+        )
+        self._overflow_amounts = "invoice_amount" in records["4"]
+        self._check_dates: set[str] = set()  # valid check dates seen: a file repeats a few
+        # The layout validated the currency: records' amounts are built without a check.
+        self._new_money = builders.new_money
 
-    def read(self, data: bytes) -> ParsedFile:
-        text = data.decode("latin-1").removeprefix("\xef\xbb\xbf")
-        lines = text.split("\n")
+    def read(self, stream: BinaryIO) -> StatementStream:
+        """Every lockbox of the transmission, yielded as its `8` total is read."""
         previous: str | None = None
-        records = 0
-        for lineno, raw in enumerate(lines, 1):
-            line = raw.rstrip("\r\x1a")
+        records = lineno = 0
+        raw = b""
+        # Latin-1 maps every byte to one character, so lines are cut on the bytes.
+        for lineno, raw in enumerate(stream, 1):
+            line = raw.decode("latin-1").rstrip("\n\r\x1a")
+            if lineno == 1:
+                line = line.removeprefix("\xef\xbb\xbf")
             if not line.strip():
                 continue
             code = line[0]
@@ -279,9 +325,14 @@ class _Reader:
                         f"says {expected_records} records, the file has {records}",
                     )
             previous = code
+            if self.statements:
+                statement = self.statements.pop()
+                yield header_of(statement, FORMAT), statement
         if previous != "9":
-            raise self._syntax(len(lines), "record_type", "the file ends before its trailer `9`")
-        return ParsedFile(format=FORMAT, statements=tuple(self.statements))
+            # The line after the last line end, as a split of the whole text numbers it.
+            last = lineno + 1 if raw.endswith(b"\n") else max(lineno, 1)
+            raise self._syntax(last, "record_type", "the file ends before its trailer `9`")
+        return FileSummary(FORMAT)
 
     # ---- records ---------------------------------------------------------------
 
@@ -292,66 +343,79 @@ class _Reader:
         self.batch_count = self.batch_total = self.lockbox_count = self.lockbox_total = 0
 
     def _detail(self, line: str, lineno: int) -> None:
-        batch = self._digits(line, lineno, "6", "batch")
-        item = self._digits(line, lineno, "6", "item")
-        amount = self._number(line, lineno, "6", "amount")
-        routing = self._text(line, "6", "routing")
-        account = self._text(line, "6", "account")
-        check_number = self._text(line, "6", "check_number")
-        if "check_date" in self.layout.records["6"]:
-            raw_date = self._text(line, "6", "check_date")
-            if raw_date is not None and raw_date.strip("0"):
+        (
+            batch_span, item_span, amount_span, routing_span, account_span, number_span,
+            date_span, remitter_span, invoice_span,
+        ) = self._detail_spans  # fmt: skip
+        batch = _digits_at(line, batch_span) or self._digits(line, lineno, "6", "batch")
+        item = _digits_at(line, item_span) or self._digits(line, lineno, "6", "item")
+        amount = int(_digits_at(line, amount_span) or self._digits(line, lineno, "6", "amount"))
+        routing = _text_at(line, routing_span)
+        account = _text_at(line, account_span)
+        check_number = _text_at(line, number_span)
+        if date_span is not None:
+            raw_date = _text_at(line, date_span)
+            if raw_date is not None and raw_date not in self._check_dates and raw_date.strip("0"):
                 self._date(line, lineno, "6", "check_date", self.layout.check_date_format)
-        invoice = self._text(line, "6", "invoice")
-        micr = "/".join(part for part in (routing, account) if part) or None
+                self._check_dates.add(raw_date)
+        invoice = _text_at(line, invoice_span)
+        if routing and account:
+            micr: str | None = f"{routing}/{account}"
+        else:
+            micr = routing or account or None
         number = check_number.lstrip("0") if check_number else ""
         self.check = _Check(
-            first_line=lineno,
-            last_line=lineno,
-            batch=batch,
-            item=item,
-            amount=amount,
-            payer_account=micr,
-            bank_reference=number or f"{batch}/{item}",
-            payer_name=self._text(line, "6", "remitter"),
-            texts=[invoice] if invoice else [],
-            invoices=[invoice] if invoice else [],
-        )
+            lineno, lineno, batch, item, amount, micr, number or f"{batch}/{item}",
+            _text_at(line, remitter_span), [invoice] if invoice else [],
+            [invoice] if invoice else [],
+        )  # fmt: skip
 
     def _overflow(self, line: str, lineno: int) -> None:
         check = self.check
         if check is None:
             raise self._syntax(lineno, "record_type", "an overflow `4` follows no detail `6`")
-        for name in ("batch", "item"):
-            value = self._digits(line, lineno, "4", name)
-            if value != getattr(check, name):
+        batch_span, item_span, sequence_span, indicator_span, text_span, invoice_span = (
+            self._overflow_spans
+        )
+        for name, (start, end), tied in (
+            ("batch", batch_span, check.batch),
+            ("item", item_span, check.item),
+        ):
+            value = line[start:end]
+            if value == tied and len(value) == end - start:
+                continue  # the same digits as the detail's, so digits too
+            value = _digits_at(line, (start, end)) or self._digits(line, lineno, "4", name)
+            if value != tied:
                 raise self._syntax(
                     lineno, name,
                     f"{value!r} does not tie to the detail `6` at line {check.first_line} "
-                    f"({getattr(check, name)!r})",
+                    f"({tied!r})",
                 )  # fmt: skip
-        fields = self.layout.records["4"]
-        if check.overflows and not check.expect_more and "indicator" in fields:
+        if check.overflows and not check.expect_more and indicator_span is not None:
             raise self._syntax(
                 lineno, "indicator", f"the overflow at line {check.last_line} was the last (`9`)"
             )
         check.overflows += 1
-        if "sequence" in fields:
-            sequence = self._number(line, lineno, "4", "sequence")
+        if sequence_span is not None:
+            sequence = int(
+                _digits_at(line, sequence_span) or self._digits(line, lineno, "4", "sequence")
+            )
             if sequence != check.overflows:
                 raise self._syntax(
                     lineno, "sequence", f"expected {check.overflows}, found {sequence}"
                 )
-        if "indicator" in fields:
-            indicator = self._digits(line, lineno, "4", "indicator")
+        if indicator_span is not None:
+            indicator = _digits_at(line, indicator_span) or self._digits(
+                line, lineno, "4", "indicator"
+            )
             if indicator not in ("0", "9"):
                 raise self._syntax(lineno, "indicator", f"expected 0 or 9, found {indicator!r}")
             check.expect_more = indicator == "0"
-        text = self._text(line, "4", "text")
-        invoice = self._text(line, "4", "invoice")
+        text = _text_at(line, text_span)
+        invoice = _text_at(line, invoice_span)
         if invoice is not None:
             entry = invoice
-            if "invoice_amount" in fields and self._text(line, "4", "invoice_amount"):
+            if self._overflow_amounts and self._text(line, "4", "invoice_amount"):
                 minor = self._number(line, lineno, "4", "invoice_amount")
                 entry = f"{invoice} {Money(minor, self.currency)}"
             check.texts.append(entry)
@@ -374,21 +438,15 @@ class _Reader:
         self.check = None
         self.batch_count += 1
         self.batch_total += check.amount
+        texts = check.texts
         self.transactions.append(
-            Transaction(
-                amount=Money(check.amount, self.currency),
-                direction=Direction.CREDIT,
-                first_line=check.first_line,
-                last_line=check.last_line,
-                value_date=self.deposit_date,
-                entry_date=self.deposit_date,
-                bank_reference=check.bank_reference,
-                payer_name=check.payer_name,
-                payer_account=check.payer_account,
-                remittance="; ".join(check.texts),
-                invoice_refs=tuple(check.invoices),
+            builders.new_transaction(
+                self._new_money(check.amount, self.currency), _CREDIT, check.first_line,
+                check.last_line, self.deposit_date, self.deposit_date, None,
+                check.bank_reference, None, None, check.payer_name, check.payer_account,
+                texts[0] if len(texts) == 1 else "; ".join(texts), tuple(check.invoices), False,
             )
-        )
+        )  # fmt: skip
 
     def _batch_total(self, line: str, lineno: int) -> None:
         count = self._number(line, lineno, "7", "count")
@@ -476,7 +534,26 @@ class _Reader:
         return BankFileIntegrityError(message, file=self.file_name, line=lineno, field=field)
 
 
+def _digits_at(line: str, span: tuple[int, int] | None) -> str | None:
+    """The field at `span` when it is all ASCII digits over its whole width, else None (the
+    caller then asks `_Reader._digits` for the error naming the field)."""
+    if span is None:
+        return None
+    start, end = span
+    raw = line[start:end]
+    return raw if len(raw) == end - start and raw.isdigit() and raw.isascii() else None
+
+
+def _text_at(line: str, span: tuple[int, int] | None) -> str | None:
+    """The text field at `span`, stripped; None when blank or not in the layout."""
+    if span is None:
+        return None
+    return line[span[0] : span[1]].strip() or None
+
+
 def _invoice_refs(text: str) -> list[str]:
     """Invoice numbers in overflow free text: its words that are not amounts
     (`INV123 1,234.56 INV124 50.00` -> INV123, INV124)."""
-    return [word for word in text.replace(";", " ").split() if not _TEXT_AMOUNT.fullmatch(word)]
+    words = text.replace(";", " ").split()
+    # Every amount has a decimal point: most words are checked without the expression.
+    return [word for word in words if "." not in word or not _TEXT_AMOUNT.fullmatch(word)]

@@ -63,14 +63,28 @@ original movement: ``RD``, reversal of a debit, is a credit with ``reversal``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from itertools import chain
+from typing import BinaryIO
 
 # The slot builders skip the frozen-dataclass __init__, a third of the time per line.
 from cash_application.bank_files.builders import new_money, new_transaction
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.mt940_details import read_details
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from cash_application.bank_files.streaming import (
+    BLOCK_BYTES,
+    FileSummary,
+    Source,
+    StatementHeader,
+    StatementStream,
+    as_stream,
+    header_of,
+    hold,
+    line_blocks,
+    stream_encoding,
+)
 from mappings.money import Money, MoneyError, currency_exponent
 
 FORMAT_MT940 = "mt940"
@@ -128,6 +142,7 @@ _ENTRIES = re.compile(r"([0-9]{1,5})([A-Z]{3})([0-9]+,[0-9]*)", re.ASCII)
 _ACCOUNT = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}|[0-9]{7,18}", re.ASCII)
 
 _LINE_END = re.compile(r"\r+\n")
+_ENCODINGS = ("utf-8", "cp1252", "latin-1")
 
 # Content detection: a statement's first field at the start of one of the first lines.
 _FIRST_FIELD = re.compile(rb"(?:^|\n):20:.{1,35}\r?\n:2[15]:")
@@ -160,26 +175,45 @@ def parse_mt940(data: bytes, file_name: str, *, check_integrity: bool = True) ->
     `BankFileIntegrityError` when a statement's balances or MT942 totals do not
     reconcile with its lines.
     """
-    text = _decode(data if isinstance(data, bytes) else bytes(data))
-    # Never splitlines(): on Latin-1 text it also breaks at \x85 and \x1c-\x1e.
-    if "\r" in text:
-        if "\n" in text:  # CRLF, also doubled (`\r\r\n`): line ends lose their \r once here
-            text = _LINE_END.sub("\n", text) if "\r\r" in text else text.replace("\r\n", "\n")
-        else:
-            text = text.replace("\r", "\n")  # classic Mac line ends
-    lines = text.split("\n")
-    source: Iterable[tuple[int, str]] = enumerate(lines, 1)
-    if ":" in lines:
-        source = _join_split_tags(lines)
+    return hold(iter_mt940(data, file_name, check_integrity=check_integrity))
 
+
+def iter_mt940(source: Source, file_name: str, *, check_integrity: bool = True) -> StatementStream:
+    """Parse an MT940/MT942 file one statement at a time: `(StatementHeader, Statement)` each.
+
+    `source` is the file's bytes or a binary stream, read a block at a time: memory
+    holds one statement's transactions, whatever the file size. Errors are those of
+    `parse_mt940`; an integrity error is raised once the whole file has been read.
+    Returns the file's `FileSummary`.
+    """
+    lines = chain.from_iterable(_numbered_lines(as_stream(source)))
+    return _statements(lines, file_name, check_integrity)
+
+
+def _statements(
+    source: Iterable[tuple[int, str]], file_name: str, check_integrity: bool
+) -> StatementStream:
+    """The whole parse over numbered lines; see `parse_mt940` and `iter_mt940`."""
     reader = _StatementReader(file_name, check_integrity)
-    statements: list[Statement] = []
+    count = 0  # statements read
     in_statement = False
     tag = ""  # the field being read, its first line and its lines
     tag_line = 0
     tag_lines: list[str] = []
     last_line = 0
+    # Quirk dash-line-in-86: a `-` alone after `:86:` text is decided by the line after it.
+    dash: tuple[int, str] | None = None
     for lineno, line in source:
+        if dash is not None:
+            if _dash_in_details(dash[1], line):
+                tag_lines.append(dash[1])
+                last_line = dash[0]
+            else:
+                yield _close(reader, tag, tag_line, tag_lines, last_line)
+                count += 1
+                in_statement = False
+                tag = ""
+            dash = None
         if line[:1] == ":":
             end = line.find(":", 1)
             name = line[1:end] if end > 1 else ""
@@ -190,7 +224,9 @@ def parse_mt940(data: bytes, file_name: str, *, check_integrity: bool = True) ->
                     reader.field(tag, tag_line, tag_lines, last_line)
                 if name == "20":
                     if in_statement:
-                        statements.append(reader.finish(last_line))
+                        statement = reader.finish(last_line)
+                        yield header_of(statement, reader.file_format or FORMAT_MT940), statement
+                        count += 1
                     reader.start(lineno)
                     in_statement = True
                 elif not in_statement:
@@ -207,14 +243,12 @@ def parse_mt940(data: bytes, file_name: str, *, check_integrity: bool = True) ->
                     f"expected a statement's first field `:20:`, found {line[:20]!r}",
                 )  # fmt: skip
             continue
-        if (
-            line[:1] == "-"
-            and _is_statement_end(line)
-            and not (tag == "86" and _dash_in_details(line, lines, lineno))
-        ):
-            if tag:
-                reader.field(tag, tag_line, tag_lines, last_line)
-            statements.append(reader.finish(last_line))
+        if line[:1] == "-" and _is_statement_end(line):
+            if tag == "86" and line.rstrip("\r \t") == "-":
+                dash = (lineno, line)
+                continue
+            yield _close(reader, tag, tag_line, tag_lines, last_line)
+            count += 1
             in_statement = False
             tag = ""
             continue
@@ -223,14 +257,23 @@ def parse_mt940(data: bytes, file_name: str, *, check_integrity: bool = True) ->
         tag_lines.append(line)
         last_line = lineno
     if in_statement:
-        if tag:
-            reader.field(tag, tag_line, tag_lines, last_line)
-        statements.append(reader.finish(last_line))
-    if not statements:
+        yield _close(reader, tag, tag_line, tag_lines, last_line)
+        count += 1
+    if not count:
         raise _syntax(file_name, 1, "tag", "no statement: an MT940 statement starts with `:20:`")
     if reader.integrity_error is not None:
         raise reader.integrity_error
-    return ParsedFile(format=reader.file_format or FORMAT_MT940, statements=tuple(statements))
+    return FileSummary(reader.file_format or FORMAT_MT940)
+
+
+def _close(
+    reader: _StatementReader, tag: str, tag_line: int, tag_lines: list[str], last_line: int
+) -> tuple[StatementHeader, Statement]:
+    """The statement being read, complete once its last field is interpreted."""
+    if tag:
+        reader.field(tag, tag_line, tag_lines, last_line)
+    statement = reader.finish(last_line)
+    return header_of(statement, reader.file_format or FORMAT_MT940), statement
 
 
 def looks_like_mt940(head: bytes) -> bool:
@@ -663,12 +706,12 @@ def _is_statement_end(line: str) -> bool:
     return False
 
 
-def _dash_in_details(line: str, lines: list[str], lineno: int) -> bool:
+def _dash_in_details(line: str, following: str | None) -> bool:
     """Quirk dash-line-in-86: ING wraps `:86:` text so that a ``-`` stands alone on a line
     (``MARF/MND`` / ``-`` / ``EV01//CSID/..``); it ends nothing when text follows it."""
-    if line.rstrip("\r \t") != "-" or lineno >= len(lines):
+    if line.rstrip("\r \t") != "-" or following is None:
         return False
-    following = lines[lineno].rstrip("\r")
+    following = following.rstrip("\r")
     return (
         bool(following.strip())
         and following[:1] not in (":", "-", "{")
@@ -676,8 +719,43 @@ def _dash_in_details(line: str, lines: list[str], lineno: int) -> bool:
     )
 
 
-def _join_split_tags(lines: list[str]) -> list[tuple[int, str]]:
-    """Quirk sparkasse-split-tag: a line ``:`` alone, then ``86:...`` on the next line."""
+def _numbered_lines(stream: BinaryIO) -> Iterator[Iterable[tuple[int, str]]]:
+    """The numbered lines of the file, decoded (see `_decode`), a block at a time.
+
+    Never splitlines(): on Latin-1 text it also breaks at \x85 and \x1c-\x1e. Line ends
+    are those of the first block: CRLF (also doubled, `\r\r\n`) lose their \r once;
+    a block without \n uses classic Mac line ends.
+    """
+    encoding = stream_encoding(stream, _ENCODINGS)
+    first = stream.read(BLOCK_BYTES)
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    mac = b"\n" not in first and b"\r" in first
+    number = 1
+    carried: list[str] = []
+    for data in line_blocks(stream, first, b"\r" if mac else b"\n"):
+        text = _decode(data, encoding)
+        if "\r" in text:
+            if mac:
+                text = text.replace("\r", "\n")
+            else:
+                text = _LINE_END.sub("\n", text) if "\r\r" in text else text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        if text[-1:] == "\n":
+            lines.pop()  # the empty piece after the block's last line end: the next block's
+        if carried:
+            lines[:0] = carried
+        # A `:` ending the block may be a split tag (below) whose rest is in the next block.
+        carried = [lines.pop()] if text[-1:] == "\n" and lines[-1:] == [":"] else []
+        yield _join_split_tags(lines, number) if ":" in lines else enumerate(lines, number)
+        number += len(lines)
+
+
+def _join_split_tags(lines: list[str], first: int) -> list[tuple[int, str]]:
+    """Quirk sparkasse-split-tag: a line ``:`` alone, then ``86:...`` on the next line.
+
+    `first` is the number of the first line; the joined line is numbered where its text is.
+    """
     joined: list[tuple[int, str]] = []
     skip = False
     for index, line in enumerate(lines):
@@ -687,23 +765,24 @@ def _join_split_tags(lines: list[str]) -> list[tuple[int, str]]:
         following = lines[index + 1] if index + 1 < len(lines) else ""
         end = following.find(":")
         if line.rstrip("\r") == ":" and end > 0 and following[:end] in _TAGS:
-            joined.append((index + 2, ":" + following))  # numbered where its text is
+            joined.append((first + index + 1, ":" + following))
             skip = True
         else:
-            joined.append((index + 1, line))
+            joined.append((first + index, line))
     return joined
 
 
-def _decode(data: bytes) -> str:
-    """Bytes to text: UTF-8 when valid, else Windows-1252, else Latin-1 (every byte maps)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for encoding in ("utf-8", "cp1252"):
+def _decode(data: bytes, encoding: str | None) -> str:
+    """A block as text: the file's encoding (UTF-8 when valid, else Windows-1252, else
+    Latin-1, where every byte maps), or, for a stream that cannot seek back, the block's."""
+    if encoding is not None:
+        return data.decode(encoding)
+    for candidate in _ENCODINGS[:-1]:
         try:
-            return data.decode(encoding)
+            return data.decode(candidate)
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1")
+    return data.decode(_ENCODINGS[-1])
 
 
 def _syntax(file_name: str, line: int, field: str, message: str) -> BankFileSyntaxError:

@@ -51,16 +51,29 @@ transaction is a few C-level calls; line numbers are counted between the finds.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from datetime import date
+from typing import BinaryIO
 
 from cash_application.bank_files.builders import new_money, new_transaction
 from cash_application.bank_files.errors import BankFileError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from cash_application.bank_files.streaming import (
+    BLOCK_BYTES,
+    FileSummary,
+    Source,
+    StatementStream,
+    header_of,
+    hold,
+    read_all,
+    stream_encoding,
+)
 from cash_application.bank_files.values import (
     currency_code,
     decode_text,
+    fallback_encoding,
     minor_units,
     syntax_error,
 )
@@ -95,15 +108,37 @@ def parse_ofx(data: bytes, file_name: str, *, check_integrity: bool = True) -> P
     bank could not produce it. OFX has no control totals; `check_integrity` is
     accepted so every format parser has the same signature.
     """
-    text = _text(bytes(data))
-    start = _OFX_START.search(text)
-    if start is None:
-        raise syntax_error(file_name, 1, "OFX", "not an OFX file: no `<OFX>` element")
-    _check_status(text, file_name)
-    reader = _Reader(text, file_name)
-    statements = tuple(reader.statements(start.end()))
-    found = text.count("<STMTTRN>")
-    read = sum(len(statement.transactions) for statement in statements)
+    return hold(iter_ofx(data, file_name, check_integrity=check_integrity))
+
+
+def iter_ofx(source: Source, file_name: str, *, check_integrity: bool = True) -> StatementStream:
+    """Parse an OFX file one statement at a time: `(StatementHeader, Statement)` each.
+
+    `source` is the file's bytes or a binary stream. A stream that can seek is read a
+    block at a time, its text cut where statements start, so memory holds one
+    statement whatever the file size; a stream that cannot seek back is read whole
+    (the encoding is decided on the whole file). Errors are those of `parse_ofx`,
+    raised when reached: on a stream read in pieces, a bank's error status is found
+    with the statements around it, not before the first. `check_integrity` as there.
+    Returns the file's `FileSummary`.
+    """
+    if isinstance(source, bytes | bytearray | memoryview) or not source.seekable():
+        chunks: Iterator[tuple[str, int]] = iter(((_text(read_all(source)), 1),))
+    else:
+        chunks = _chunks(source)
+    read = found = 0
+    for index, (text, line) in enumerate(chunks):
+        start = 0
+        if index == 0:
+            match = _OFX_START.search(text)
+            if match is None:
+                raise syntax_error(file_name, 1, "OFX", "not an OFX file: no `<OFX>` element")
+            start = match.end()
+        _check_status(text, file_name, line)
+        found += text.count("<STMTTRN>")
+        for statement in _Reader(text, file_name, line).statements(start):
+            read += len(statement.transactions)
+            yield header_of(statement, FORMAT), statement
     if read != found:  # a STMTTRN outside any statement response: never drop it silently
         raise syntax_error(
             file_name,
@@ -111,25 +146,63 @@ def parse_ofx(data: bytes, file_name: str, *, check_integrity: bool = True) -> P
             "STMTTRN",
             f"{found - read} of {found} transactions are outside a statement",
         )
-    return ParsedFile(format=FORMAT, statements=statements)
+    return FileSummary(FORMAT)
+
+
+def _chunks(stream: BinaryIO) -> Iterator[tuple[str, int]]:
+    """The text of a seekable stream in pieces, each with the line it starts at: every
+    piece after the first starts where a statement starts, so each holds whole ones.
+
+    Decoded as `_text` decodes a whole file (UTF-8 when all of it is, else the
+    declared charset), with an incremental decoder so a block may end mid-character.
+    """
+    start = stream.tell()
+    head = stream.read(2048)
+    stream.seek(start)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: read whole, as `_text` does
+        yield _text(stream.read()), 1
+        return
+    match = _CHARSET.search(head)
+    declared = None if match is None else (match.group(1) or match.group(2)).decode("ascii")
+    codec, errors = fallback_encoding(declared)
+    if stream_encoding(stream, ("utf-8", codec)) == "utf-8":
+        codec, errors = "utf-8-sig", "strict"
+    decoder = codecs.getincrementaldecoder(codec)(errors=errors)
+    pending = ""
+    line = 1
+    while block := stream.read(BLOCK_BYTES):
+        # Only the new text is searched (and the end of the old, where a tag may be cut).
+        searched = max(1, len(pending) - len("<INVSTMTRS>"))
+        pending += decoder.decode(block)
+        cut = max((match.start() for match in _STATEMENT.finditer(pending, searched)), default=0)
+        if cut:
+            yield _without_comments(pending[:cut]), line
+            line += pending.count("\n", 0, cut)
+            pending = pending[cut:]
+    yield _without_comments(pending + decoder.decode(b"", final=True)), line
 
 
 def _text(data: bytes) -> str:
     """The file as text, comments blanked out with their line breaks kept (quirk comments)."""
     match = _CHARSET.search(data[:2048])
     declared = None if match is None else (match.group(1) or match.group(2)).decode("ascii")
-    text = decode_text(data, declared)
+    return _without_comments(decode_text(data, declared))
+
+
+def _without_comments(text: str) -> str:
+    """Comments blanked out with their line breaks kept (quirk comments)."""
     if "<!--" in text:
         text = _COMMENT.sub(lambda comment: "\n" * comment.group().count("\n"), text)
     return text
 
 
-def _check_status(text: str, file_name: str) -> None:
-    """Refuse a file whose sign-on or statement response reports an error."""
+def _check_status(text: str, file_name: str, first_line: int = 1) -> None:
+    """Refuse a file whose sign-on or statement response reports an error (`text` starts
+    at line `first_line` of the file)."""
     for block in _STATUS.finditer(text):
         fields = _fields(block.group(1))
         if fields.get("SEVERITY", "").upper() == "ERROR":
-            line = text.count("\n", 0, block.start()) + 1
+            line = text.count("\n", 0, block.start()) + first_line
             code, message = fields.get("CODE", "?"), fields.get("MESSAGE", "")
             raise BankFileError(
                 f"the bank reported an error: code {code}" + (f" ({message})" if message else ""),
@@ -170,20 +243,21 @@ def _at_field_line(error: BankFileSyntaxError, body: str, first: int) -> BankFil
 class _Reader:
     """One parse: the text, where its lines start, and caches of dates and currencies."""
 
-    def __init__(self, text: str, file_name: str) -> None:
+    def __init__(self, text: str, file_name: str, first_line: int = 1) -> None:
         self.text = text
         self.file_name = file_name
         self.dates: dict[str, date] = {}
         self.exponents: dict[str, int] = {}
+        self._first_line = first_line  # the file's line `text` starts at
         self._line_offset = 0  # line numbers are counted forward from here
-        self._line = 1
+        self._line = first_line
 
     def line_at(self, offset: int) -> int:
         """1-based line of `offset`; offsets must be asked in increasing order."""
         if offset >= self._line_offset:
             self._line += self.text.count("\n", self._line_offset, offset)
         else:
-            self._line = self.text.count("\n", 0, offset) + 1
+            self._line = self.text.count("\n", 0, offset) + self._first_line
         self._line_offset = offset
         return self._line
 

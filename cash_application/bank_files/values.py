@@ -85,10 +85,15 @@ def decode_text(data: bytes, declared: str | None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    return data.decode(*fallback_encoding(declared))
+
+
+def fallback_encoding(declared: str | None) -> tuple[str, str]:
+    """The codec and error handler `decode_text` reads text that is not UTF-8 with."""
     label = (declared or "").strip().upper().replace("_", "-")
     if label in ("8859-1", "ISO-8859-1", "ISO8859-1", "LATIN-1", "LATIN1"):
-        return data.decode("latin-1")
-    return data.decode("cp1252", errors=_CP1252_GAPS)
+        return "latin-1", "strict"
+    return "cp1252", _CP1252_GAPS
 
 
 def _undefined_as_latin1(error: UnicodeError) -> tuple[str, int]:
