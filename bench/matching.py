@@ -4,10 +4,16 @@
 
 Generates the labelled data set (`bench.matching_data`, the reference spec), loads it as
 canonical records once, then runs in this process, on the same records, an Odoo-style
-baseline, an ERPNext-style baseline and arlink's matcher (without and with the clerks'
-history), and scores each against the truth: auto-apply rate, precision (set, strict,
+baseline, an ERPNext-style baseline and arlink's matcher, and scores each against the truth:
+auto-apply rate, precision (set, strict,
 lenient), misapplied and incomplete per 10,000 applied, exception rate, load / index /
-match seconds and peak RSS. Peak RSS is the process high-water mark, reset before each
+match seconds and peak RSS.
+
+arlink runs three times: with the clerks' history (payer accounts and aliases they resolved,
+and the outcomes of past periods, which recalibrate which evidence paths may apply on their
+own), with the payer history only (`arlink_no_calibration`), and without history.
+The past periods are small worlds of other seeds, decided by arlink and judged against
+what the clerk applied (their truth). Peak RSS is the process high-water mark, reset before each
 matcher where the kernel allows it (`/proc/self/clear_refs`), so it includes the data.
 """
 
@@ -24,7 +30,7 @@ from pathlib import Path
 
 from bench.matching_baselines import Applied, ERPNextLike, OdooLike
 from bench.matching_data import FX_RATES, Loaded, World, generate, load
-from cash_application.matching import build_book, decide_payments
+from cash_application.matching import build_book, decide_payments, outcome
 from cash_application.payer import History
 from cash_application.policy import MatchPolicy
 from mappings.records import Decision, Payment
@@ -147,9 +153,30 @@ def _in_date_order(payments: Sequence[Payment]) -> list[Payment]:
     return sorted(payments, key=lambda p: (p.value_date, p.payment_id))
 
 
-def history_of(world: World) -> History:
-    """The clerks' past resolutions as the matcher's learning input."""
-    return History(tuple(world.resolutions))
+PAST_PERIODS = 5  # small worlds of past clerk work whose outcomes calibrate the paths
+
+
+def history_of(world: World, outcomes: tuple[tuple[str, bool], ...] = ()) -> History:
+    """The clerks' past resolutions (and past decisions' outcomes) as the learning input."""
+    return History(tuple(world.resolutions), outcomes)
+
+
+def past_outcomes(seed: int, periods: int = PAST_PERIODS) -> tuple[tuple[str, bool], ...]:
+    """Each evidence path arlink took in `periods` past periods (small worlds of other
+    seeds), and whether its reading was what the clerk applied (the period's truth)."""
+    found = []
+    for period in range(1, periods + 1):
+        world = generate("small", seed * 31 + period)
+        loaded = load(world)
+        book = build_book(
+            loaded.invoices, loaded.customers, MatchPolicy(), history_of(world), fx_rates=FX_RATES
+        )
+        for decision in decide_payments(loaded.payments, book, loaded.advices):
+            truth = world.truth[decision.payment_id]
+            judged = outcome(decision, truth.invoices if truth.apply else ())
+            if judged is not None:
+                found.append(judged)
+    return tuple(found)
 
 
 def run(size: str, seed: int, only: Sequence[str] = ()) -> dict[str, object]:
@@ -161,7 +188,8 @@ def run(size: str, seed: int, only: Sequence[str] = ()) -> dict[str, object]:
     loaded = load(world)
     load_seconds = time.perf_counter() - started
     matchers = {
-        "arlink": _arlink(history_of(world)),
+        "arlink": _arlink(history_of(world, past_outcomes(seed))),
+        "arlink_no_calibration": _arlink(history_of(world)),
         "arlink_no_history": _arlink(None),
         "odoo_like": _odoo(world),
         "erpnext_like": _erpnext,
@@ -223,10 +251,10 @@ def _table(report: dict[str, object]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.matching", description=__doc__)
-    parser.add_argument("--size", choices=("tiny", "small", "large"), default="small")
+    parser.add_argument("--size", choices=("tiny", "small", "medium", "large"), default="small")
     parser.add_argument("--seed", type=int, default=20240628)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--matchers", default="", help="comma-separated subset (default: all four)")
+    parser.add_argument("--matchers", default="", help="comma-separated subset (default: all five)")
     args = parser.parse_args(argv)
     report = run(args.size, args.seed, [m for m in args.matchers.split(",") if m])
     print(json.dumps(report, indent=2) if args.json else _table(report))

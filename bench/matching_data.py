@@ -40,7 +40,7 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-SIZES = {"small": (1_000, 10_000), "large": (100_000, 1_000_000)}
+SIZES = {"small": (1_000, 10_000), "medium": (10_000, 100_000), "large": (100_000, 1_000_000)}
 
 _FIRST = _words(
     "Acme Apex Atlas Beacon Blue Bright Cedar Coastal Crown Delta Eagle Echo Evergreen "
@@ -278,7 +278,7 @@ def _compressed(invoices: list[InvoiceRow]) -> list[str]:
 
 
 def generate(size: str, seed: int = 20240628) -> World:
-    """The labelled world for `size` ("small" or "large", or "tiny" for tests)."""
+    """The labelled world for `size` ("small", "medium" or "large", or "tiny" for tests)."""
     n_payments, n_open = SIZES.get(size, (100, 1_000))
     rng = random.Random(seed)
     customers = _customers(rng, max(n_open // 15, 8))
@@ -790,8 +790,9 @@ def _csv_line(values: Iterable[str]) -> str:
 
 def write_files(world: World, folder: Path) -> list[Path]:
     """Write the world as the files contract gives it to `arlink match`: `customers.csv`,
-    `open_invoices.csv` (open invoices only) and one BAI2 file of the payments (wires,
-    payer as `ORG=/account NAME`, remittance as `OBI=`). Returns the bank files."""
+    `open_invoices.csv` (open invoices only), one BAI2 file of the payments (wires, payer
+    as `ORG=/account NAME`, remittance as `OBI=`) and the remittance advices that came
+    apart from the money (X12 820, CSV). Returns the bank file, then the advice files."""
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "customers.csv").open("w", encoding="utf-8") as out:
         out.write("customer_id,name,parent_id,aliases,bank_accounts\n")
@@ -842,4 +843,8 @@ def write_files(world: World, folder: Path) -> list[Path]:
     lines.append(f"98,{group_total},{len(by_currency)},{group_records + 2}/")
     lines.append(f"99,{group_total},1,{group_records + 4}/")
     bank.write_text("\n".join(lines) + "\n", encoding="ascii")
-    return [bank]
+    advices = []
+    for name, data in world.advice_files:
+        advices.append(folder / name)
+        advices[-1].write_bytes(data)
+    return [bank, *advices]

@@ -13,6 +13,7 @@ minor units; rates are Decimals.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -216,41 +217,93 @@ def _fx(
 
 
 def subset_sum(
-    candidates: Sequence[Open], target: int, max_invoices: int, max_candidates: int
+    candidates: Sequence[Open],
+    target: int,
+    max_invoices: int,
+    max_candidates: int,
+    min_invoices: int = 2,
+    max_chance: float = math.inf,
 ) -> tuple[list[tuple[Open, ...]], bool]:
-    """Sets of 2 to `max_invoices` candidates whose open amounts sum to `target`, stopping
-    at two (the caller only needs to know whether exactly one exists), and whether the
-    search was exhaustive.
+    """Sets of `min_invoices` to `max_invoices` candidates whose open amounts sum to
+    `target`, stopping at two (the caller only needs to know whether exactly one exists),
+    and whether the search was exhaustive.
 
     Bounded: with at most `max_candidates` invoices at or below the target every set is
-    tried (smallest amounts first, so a branch stops as soon as the next invoice no longer
-    fits). With more, only runs of invoices adjacent in due-date order are tried (customers
-    mostly pay their oldest invoices together), and the answer is not exhaustive."""
+    tried, meeting in the middle: the sums of all pairs are indexed once, and each set is
+    a smaller set (smallest amounts first, a branch stops as soon as the rest cannot fit)
+    completed by a pair looked up by the sum still missing. With more candidates, only runs
+    of invoices adjacent in due-date order are tried (customers mostly pay their oldest
+    invoices together), and the answer is not exhaustive. So too when more than
+    `max_chance` sets are expected to reach the target by chance (`chance_sets`): a unique
+    set among so many proves nothing, since the amount may be no set of them at all."""
     usable = [item for item in candidates if 0 < item.open_minor <= target]
-    if len(usable) > max_candidates:
-        return due_date_runs(usable, target, max_invoices), False
+    if len(usable) > max_candidates or (
+        chance_sets([item.open_minor for item in usable], target, min_invoices, max_invoices)
+        > max_chance
+    ):
+        return due_date_runs(usable, target, max_invoices, min_invoices), False
     usable.sort(key=lambda item: (item.open_minor, item.invoice.invoice_id))
-    found: list[tuple[Open, ...]] = []
-    # largest[k]: the most that k more invoices can add; a branch that cannot reach the
-    # target even with the largest ones stops.
-    largest = [0] * (max_invoices + 1)
-    for k in range(1, max_invoices + 1):
-        largest[k] = largest[k - 1] + (usable[-k].open_minor if k <= len(usable) else 0)
+    amounts = [item.open_minor for item in usable]
+    found: list[tuple[int, ...]] = []
+    if min_invoices <= 1 <= max_invoices:
+        found.extend((i,) for i, amount in enumerate(amounts) if amount == target)
+    pairs: dict[int, list[tuple[int, int]]] = {}
+    for i, first in enumerate(amounts):
+        for j in range(i + 1, len(amounts)):
+            total = first + amounts[j]
+            if total > target:
+                break
+            pairs.setdefault(total, []).append((i, j))
 
-    def search(start: int, remaining: int, chosen: tuple[Open, ...]) -> None:
-        if remaining == 0 and len(chosen) >= 2:
-            found.append(chosen)
+    def complete(start: int, size: int, total: int, chosen: tuple[int, ...]) -> None:
+        """Sets of `chosen`, `size` more indexes from `start`, then a pair after them."""
+        if size == 0:
+            for i, j in pairs.get(target - total, ()):
+                if i >= start and len(found) < 2:
+                    found.append((*chosen, i, j))
             return
-        if len(chosen) == max_invoices or remaining > largest[max_invoices - len(chosen)]:
-            return
-        for index in range(start, len(usable)):
-            item = usable[index]
-            if item.open_minor > remaining or len(found) >= 2:
+        for index in range(start, len(amounts)):
+            # Amounts ascend: the size + 2 invoices still to come add at least this much each.
+            if len(found) >= 2 or total + amounts[index] * (size + 2) > target:
                 return
-            search(index + 1, remaining - item.open_minor, (*chosen, item))
+            complete(index + 1, size - 1, total + amounts[index], (*chosen, index))
 
-    search(0, target, ())
-    return found, True
+    for size in range(max(min_invoices, 2), max_invoices + 1):
+        if len(found) >= 2:
+            break
+        complete(0, size - 2, 0, ())
+    return [tuple(usable[i] for i in chosen) for chosen in found[:2]], True
+
+
+def chance_sets(amounts: Sequence[int], target: int, min_size: int, max_size: int) -> float:
+    """How many sets of `min_size` to `max_size` of `amounts` are expected to sum to
+    `target` exactly by chance: for each size k, the number of k-sets times the density at
+    the target of a sum of k amounts (normal approximation, per minor unit). An estimate,
+    not money: floats are fine here."""
+    n = len(amounts)
+    if n < 2:
+        return 0.0
+    mean = sum(amounts) / n
+    spread = math.sqrt(sum((a - mean) ** 2 for a in amounts) / n) or 1.0
+    expected = 0.0
+    for k in range(max(min_size, 1), min(max_size, n) + 1):
+        deviation = (target - k * mean) / (spread * math.sqrt(k))
+        density = math.exp(-deviation * deviation / 2) / (spread * math.sqrt(2 * math.pi * k))
+        expected += math.comb(n, k) * density
+    return expected
+
+
+def has_stand_in(chosen: Sequence[Open], candidates: Sequence[Open]) -> bool:
+    """Whether a candidate left out has the open amount of one chosen: swapped in, it makes
+    another set with the same sum, so the set found is not the only one (a run of invoices
+    adjacent by due date is unique as a run, not as a set)."""
+    chosen_ids = {item.invoice.invoice_id for item in chosen}
+    amounts = {item.open_minor for item in chosen}
+    return any(
+        item.open_minor in amounts
+        for item in candidates
+        if item.invoice.invoice_id not in chosen_ids
+    )
 
 
 def due_date_runs(

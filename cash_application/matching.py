@@ -36,11 +36,12 @@ from cash_application.amounts import (
     discount_fits,
     due_date_runs,
     fit_listed,
+    has_stand_in,
     in_full,
     subset_sum,
 )
 from cash_application.payer import History, PayerIndex, PayerMatch
-from cash_application.policy import MatchPolicy, TiePolicy
+from cash_application.policy import MatchPolicy, TiePolicy, calibrated, path_name
 from cash_application.remittance_advices.linking import AdviceLink, Linking, link_advices
 from mappings.money import Money
 from mappings.records import (
@@ -59,6 +60,7 @@ from mappings.records import (
 
 ENGINE_VERSION = "arlink-match/0.2"
 MAX_SUGGESTIONS = 5
+PROPOSAL_SCORE = 0.95  # the score of a proposal the error budget held back
 MAX_LISTED = 12  # the longest run of unlisted invoices a cut-short list is completed with
 _FAR = date.max
 # Amount readings that a mistyped reference landing on another real invoice could also
@@ -136,9 +138,13 @@ def build_book(
     fx_rates: Mapping[str, Decimal] | None = None,
 ) -> Book:
     """Index invoices (open ones to apply; paid ones too, to recognise duplicate payments),
-    customers and what `history` taught. `fx_rates` maps a currency to its rate into the
-    payments' currency on the statement date."""
-    book = Book(policy or MatchPolicy(), dict(fx_rates or {}), PayerIndex.build(customers, history))
+    customers and what `history` taught: payer accounts and aliases, and, from past
+    outcomes, each evidence path's measured error (`policy.calibrated`). `fx_rates` maps a
+    currency to its rate into the payments' currency on the statement date."""
+    policy = policy or MatchPolicy()
+    if history is not None and history.outcomes:
+        policy = calibrated(policy, history.outcomes)
+    book = Book(policy, dict(fx_rates or {}), PayerIndex.build(customers, history))
     for invoice in invoices:
         invoice_id = invoice.invoice_id
         book.invoices[invoice_id] = invoice
@@ -165,6 +171,9 @@ class _Evidence:
     ref_kind: str = "none"
     other_customer: bool = False  # named invoices are not the identified payer's
     ambiguous: list[str] = field(default_factory=list)  # texts naming several customers
+    # Invoices named only by a weaker kind (PO, sequence) next to stronger references: they
+    # count only when the stronger ones leave a remainder they make up exactly.
+    weaker: dict[str, str] = field(default_factory=dict)
     advice: AdviceLink | None = None  # the remittance advice that names the invoices
 
     @property
@@ -180,7 +189,7 @@ def _named_invoices(payment: Payment, payer: PayerMatch, book: Book) -> _Evidenc
     invoices. With the payer known, numbers of other customers' invoices are set aside as
     likely typos unless nothing of the payer's is named."""
     evidence = _Evidence(payment, payer)
-    texts = [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
+    texts = _texts(payment)
     by_kind: dict[str, dict[str, str]] = {"exact": {}, "po": {}, "sequence": {}}
     foreign: dict[str, str] = {}
     for found in references.extract(texts):
@@ -199,10 +208,15 @@ def _named_invoices(payment: Payment, payer: PayerMatch, book: Book) -> _Evidenc
             evidence.ambiguous.append(found.text)
         for invoice_id in hits:
             by_kind[found.kind].setdefault(invoice_id, found.text)
-    for kind in ("exact", "po", "sequence"):
-        if by_kind[kind]:
-            evidence.named, evidence.ref_kind = by_kind[kind], kind
-            break
+    kinds = [kind for kind in ("exact", "po", "sequence") if by_kind[kind]]
+    if kinds:
+        evidence.named, evidence.ref_kind = by_kind[kinds[0]], kinds[0]
+        evidence.weaker = {
+            invoice_id: text
+            for kind in kinds[1:]
+            for invoice_id, text in by_kind[kind].items()
+            if invoice_id not in evidence.named
+        }
     if evidence.ambiguous or (evidence.named and not foreign):
         return evidence
     resolved = {book.comparable_number(i) for i in evidence.named}
@@ -312,7 +326,8 @@ def _exception(
     if proposal is not None:
         # The proposal the budget held back goes first, with everything that supports it.
         first = tuple(
-            Suggestion(a.invoice_id, 0.95, (*why, *proposal.reasons)) for a in proposal.applications
+            Suggestion(a.invoice_id, PROPOSAL_SCORE, (*why, *proposal.reasons))
+            for a in proposal.applications
         )
         held = {s.invoice_id for s in first}
         suggestions = (*first, *(s for s in suggestions if s.invoice_id not in held))[
@@ -368,14 +383,21 @@ def _apply(
     """Apply `fit` when its evidence path is within the error budget, else propose it."""
     policy = book.policy
     error = policy.path_error(signals)
-    why = (*_ref_reasons(book, evidence, (a.invoice_id for a in fit.applications)), *fit.reasons)
+    path = Reason(EVIDENCE_PATH, path_name(signals))
+    why = (
+        *_ref_reasons(book, evidence, (a.invoice_id for a in fit.applications)),
+        *fit.reasons,
+        path,
+    )
     if error > policy.error_budget:
         over = Reason(
             "over_error_budget",
-            f"evidence path {'+'.join(signals)} has estimated error {error:.2%}, budget "
+            f"evidence path {path.text} has estimated error {error:.2%}, budget "
             f"{policy.error_budget:.2%}",
         )
-        return _exception(payment, book, evidence, ExceptionReason.LOW_CONFIDENCE, (over,), fit)
+        return _exception(
+            payment, book, evidence, ExceptionReason.LOW_CONFIDENCE, (over, path), fit
+        )
     for application in fit.applications:
         book.open_minor[application.invoice_id] -= _settled(application, fit.kind, book)
     reasons = (*evidence.payer_reasons, *why)
@@ -400,6 +422,22 @@ def _apply(
         exception=item,
         reasons=reasons,
     )
+
+
+EVIDENCE_PATH = "evidence_path"  # the reason code that carries a decision's evidence path
+
+
+def outcome(decision: Decision, applied_invoices: Collection[str]) -> tuple[str, bool] | None:
+    """What a clerk's resolution teaches about `decision`'s evidence path: the path, and
+    whether its reading (applied, or proposed and held back) named exactly the invoices
+    the clerk applied. None when the decision had no reading to judge."""
+    path = next((r.text for r in decision.reasons if r.code == EVIDENCE_PATH), None)
+    if path is None:
+        return None
+    read = {a.invoice_id for a in decision.applications}
+    if not read and decision.exception is not None:
+        read = {s.invoice_id for s in decision.exception.suggestions if s.score == PROPOSAL_SCORE}
+    return path, read == set(applied_invoices)
 
 
 def _settled(application: Application, kind: str, book: Book) -> int:
@@ -510,13 +548,8 @@ def _decide_named(payment: Payment, book: Book, evidence: _Evidence) -> Decision
     fit = fit_listed(items, paid, payment.value_date, book.policy, code, book.fx_rates)
     if fit is None and len(items) > 1 and evidence.advice is not None:
         fit = _fit_advice_lines(payment, book, evidence.advice, items)
-    if fit is not None and fit.kind == "overpayment" and len(items) > 1:
-        # A list that leaves a remainder was cut short or holds a mistyped number: only a
-        # unique completion from the payer's other invoices is applied on its own.
-        completed = (
-            _with_unlisted(payment, book, evidence, items, fit) if evidence.payer.known else None
-        )
-        fit = completed or Fit("list_remainder", fit.applications, fit.remainder, fit.reasons)
+    if fit is not None and fit.kind == "overpayment":
+        fit = _complete_list(payment, book, evidence, items, fit)
     if fit is None:
         total = Money(sum(item.open_minor for item in items), items[0].invoice.currency)
         return _exception(
@@ -593,32 +626,133 @@ def _fit_advice_lines(
     return Fit("advice_lines", tuple(applications), 0, tuple(reasons))
 
 
-def _with_unlisted(
+def _texts(payment: Payment) -> list[str]:
+    return [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
+
+
+def _complete_list(
     payment: Payment, book: Book, evidence: _Evidence, listed: list[Open], fit: Fit
+) -> Fit:
+    """The named invoices leave a remainder: the remittance holds a number written another
+    way or mistyped, or a list was cut short. Applied on its own only when a unique set
+    makes up the remainder exactly: first of invoices the remittance names more weakly (PO
+    or sequence number, one-edit typo of the payer's numbers), else, for a list, of the
+    payer's other open invoices. With the payer unknown, the owner of every listed invoice
+    stands in. A single invoice with nothing else named stays an over-payment. No weaker
+    reference counts when a listed number has a same-amount twin (`_has_twin`)."""
+    payer = evidence.payer
+    if not payer.known:
+        owners = frozenset(item.invoice.customer_id for item in listed)
+        payer = PayerMatch(owners, "named") if len(owners) == 1 else payer
+    listed_ids = [item.invoice.invoice_id for item in listed]
+    completed = None
+    if payer.known and not _has_twin(book, payer, listed_ids):
+        completed = _with_weaker(payment, book, evidence, payer, listed, fit)
+    if completed is None and payer.known and len(listed) > 1:
+        completed = _with_unlisted(payment, book, payer, listed, fit)
+    if completed is None and len(listed) > 1:
+        completed = Fit("list_remainder", fit.applications, fit.remainder, fit.reasons)
+    return completed or fit
+
+
+MAX_WEAKER = 16  # more weakly named invoices than this are not searched for a set
+
+
+def _with_weaker(
+    payment: Payment,
+    book: Book,
+    evidence: _Evidence,
+    payer: PayerMatch,
+    listed: list[Open],
+    fit: Fit,
+) -> Fit | None:
+    """The remainder is exactly one set of the payer's open invoices that the remittance
+    names by PO or sequence number, or by a number one edit from theirs."""
+    listed_ids = {item.invoice.invoice_id for item in listed}
+    resolved = {book.comparable_number(i) for i in evidence.named}
+    named = {**_typos(_texts(payment), payment, payer, book, resolved), **evidence.weaker}
+    currency = payment.amount.currency
+    pool = [
+        Open(book.invoices[i], book.open_minor[i])
+        for i in sorted(named)
+        if i not in listed_ids
+        and book.open_minor[i] > 0
+        and book.invoices[i].customer_id in payer.customers
+        and book.invoices[i].currency == currency
+    ]
+    if not pool or len(pool) > MAX_WEAKER:
+        return None
+    solutions, _ = subset_sum(pool, fit.remainder, len(pool), MAX_WEAKER, min_invoices=1)
+    if len(solutions) != 1:
+        return None
+    extra = solutions[0]
+    found = ", ".join(
+        f"{item.invoice.number} as {named[item.invoice.invoice_id]!r}" for item in extra
+    )
+    return Fit(
+        "listed_plus_named",
+        (*fit.applications, *in_full(extra, currency)),
+        0,
+        (
+            Reason(
+                "weaker_refs",
+                f"the listed invoices leave {Money(fit.remainder, currency)}, exactly the open "
+                f"amount of {found} (the only such set of the other numbers named)",
+            ),
+        ),
+    )
+
+
+def _has_twin(book: Book, payer: PayerMatch, invoice_ids: Collection[str]) -> bool:
+    """Whether one of `invoice_ids` has an unlisted twin: an open invoice of the payer one
+    edit from its number with the same open amount. A list that holds a mistyped number
+    may then have landed on the twin, and nothing in the amount tells them apart."""
+    for invoice_id in invoice_ids:
+        number = book.comparable_number(invoice_id)
+        for cid in payer.customers:
+            table = book.one_edit_keys(cid)
+            for key in references.deletions(number):
+                for other in table.get(key, ()):
+                    if (
+                        other not in invoice_ids
+                        and book.open_minor[other] == book.open_minor[invoice_id]
+                        and references.one_edit(number, book.comparable_number(other))
+                    ):
+                        return True
+    return False
+
+
+def _with_unlisted(
+    payment: Payment, book: Book, payer: PayerMatch, listed: list[Open], fit: Fit
 ) -> Fit | None:
     """A list cut short (ACH addenda stop at 80 characters): the rest of the amount may be
     exactly one set of the payer's other open invoices."""
     listed_ids = {item.invoice.invoice_id for item in listed}
     others = [
         item
-        for item in _payer_open(book, evidence.payer, payment.amount.currency)
+        for item in _payer_open(book, payer, payment.amount.currency)
         if item.invoice.invoice_id not in listed_ids
     ]
     policy = book.policy
     currency = payment.amount.currency
+    # The rest may be up to a whole list long: every set size up to that counts, both
+    # in the search and in the chance of a set hitting the amount by accident.
+    longest = max(1, MAX_LISTED - len(listed))
     solutions, exhaustive = subset_sum(
-        others, fit.remainder, policy.subset_sum_max_invoices, policy.subset_sum_max_candidates
+        others,
+        fit.remainder,
+        longest,
+        policy.subset_sum_max_candidates,
+        min_invoices=1,
+        max_chance=policy.subset_sum_max_chance,
     )
-    single = [item for item in others if item.open_minor == fit.remainder]
-    if exhaustive and not solutions and len(single) == 1:
-        solutions = [(single[0],)]
     kind, what = "listed_plus_unlisted", "the only such set"
-    if not exhaustive or len(solutions) != 1 or (single and solutions[0] != (single[0],)):
+    if not exhaustive or len(solutions) != 1:
         # Not provably unique: a list is usually cut at the end of a run of invoices
         # adjacent by due date, so one such run (of any length up to a long list) may do.
         solutions = due_date_runs(others, fit.remainder, MAX_LISTED, min_invoices=1)
         kind, what = "listed_plus_run", "the only run of them adjacent by due date"
-    if len(solutions) != 1:
+    if len(solutions) != 1 or has_stand_in(solutions[0], others):
         return None
     extra = solutions[0]
     numbers = ", ".join(item.invoice.number for item in extra)
@@ -640,7 +774,7 @@ def _typo_alternative(payment: Payment, book: Book, evidence: _Evidence) -> bool
     """An invoice one edit away from a named number whose open amount the payment equals
     (among the payer's invoices, or anyone's when the payer is unknown): then the named
     invoice may be a typo that landed on a real one."""
-    texts = [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
+    texts = _texts(payment)
     neighbours = _typos(texts, payment, evidence.payer, book)
     return any(
         book.open_minor[i] == payment.amount.minor and i not in evidence.named for i in neighbours
@@ -700,10 +834,28 @@ def _decide_by_amount(payment: Payment, book: Book, evidence: _Evidence) -> Deci
         fit = fit_listed(discounted, paid, payment.value_date, policy, None, book.fx_rates)
         if fit is not None and fit.kind == "discount":
             return _apply(payment, book, evidence, fit, _signals(evidence, "discount"))
+    if discounted:
+        return _exception(
+            payment,
+            book,
+            evidence,
+            ExceptionReason.AMBIGUOUS,
+            (
+                no_ref,
+                Reason(
+                    "equal_discounts",
+                    f"{len(discounted)} open invoices of the payer fit {paid} less a discount",
+                ),
+            ),
+        )
     solutions, exhaustive = subset_sum(
-        candidates, paid.minor, policy.subset_sum_max_invoices, policy.subset_sum_max_candidates
+        candidates,
+        paid.minor,
+        policy.subset_sum_max_invoices,
+        policy.subset_sum_max_candidates,
+        max_chance=policy.subset_sum_max_chance,
     )
-    if len(solutions) == 1:
+    if len(solutions) == 1 and not has_stand_in(solutions[0], candidates):
         chosen = solutions[0]
         numbers = ", ".join(item.invoice.number for item in chosen)
         what = (
@@ -766,10 +918,9 @@ def link_to_payments(
         return book.payers.identify(record.payer_name, record.payer_account).customers
 
     def names_invoices(payment: Payment) -> bool:
-        texts = [payment.remittance, *(line.invoice_ref for line in payment.remittance_lines)]
         return any(
             found.kind in ("exact", "po") and found.key in book.by_key
-            for found in references.extract(texts)
+            for found in references.extract(_texts(payment))
         )
 
     linking = link_advices(

@@ -97,9 +97,13 @@ def account_key(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class History:
     """What clerks resolved before: (payer name as the bank wrote it, payer account,
-    customer id) for each past payment they applied. Teaches aliases and accounts."""
+    customer id) for each past payment they applied, which teaches aliases and accounts;
+    and (evidence path, whether the matcher's reading on it was what the clerk applied)
+    for past decisions, which recalibrates which paths may apply on their own
+    (`policy.calibrated`)."""
 
     resolutions: tuple[tuple[str, str, str], ...] = ()
+    outcomes: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,9 @@ class PayerMatch:
     """The customers a payment may come from, and the evidence that says so."""
 
     customers: frozenset[str]
-    evidence: str  # account, learned_account, name, alias, learned_alias, prefix, fuzzy, none
+    # account, learned_account, name, alias, learned_alias, prefix, fuzzy, none; or named:
+    # the one owner of the invoices a remittance lists, standing in for an unknown payer
+    evidence: str
     reason: Reason | None = None
 
     @property

@@ -10,8 +10,9 @@ estimate stays within the budget apply without a clerk. Defaults are conservativ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -53,6 +54,7 @@ DEFAULT_SIGNAL_ERROR: MappingProxyType[str, float] = MappingProxyType(
         "amount:exact": 0.0,
         "amount:listed_plus_unlisted": 0.0003,
         "amount:listed_plus_run": 0.0004,
+        "amount:listed_plus_named": 0.0002,  # remainder made up by PO/sequence/typo refs
         "amount:discount": 0.00005,
         "amount:write_off": 0.0001,
         "amount:fx": 0.0001,
@@ -88,17 +90,57 @@ class MatchPolicy:
     apply_short_pay: bool = True  # apply what was paid and leave the rest open
     tie_policy: TiePolicy = TiePolicy.REVIEW
     subset_sum_max_invoices: int = 5
-    subset_sum_max_candidates: int = 24
+    subset_sum_max_candidates: int = 80
+    # A unique set is trusted only while fewer sets than this are expected to hit the amount
+    # by chance: beyond, the amount may be no set of the invoices at all (a discount or
+    # short pay without a reference) and a chance set would be applied.
+    subset_sum_max_chance: float = 0.02
     error_budget: float = 0.0005
     # A remittance advice links to a payment by amount and payer only when the payment's
     # value date is this many days or fewer from the advice's payment date.
     advice_date_window_days: int = 3
     signal_error: Mapping[str, float] = field(default_factory=lambda: DEFAULT_SIGNAL_ERROR)
+    # Error rates measured on clerks' resolutions, by whole evidence path ("a+b+c"); they
+    # replace the sum of the pieces' estimates (`calibrated`).
+    path_error_measured: Mapping[str, float] = field(default_factory=dict)
+    # How many resolutions the pieces' estimate counts as when measured outcomes are mixed
+    # in: a path leaves its estimate only on that much evidence.
+    calibration_weight: int = 50
 
     def write_off_minor(self, currency: str) -> int:
         """The write-off limit in minor units of `currency`."""
         return Money.parse(self.write_off_limit, currency).minor
 
     def path_error(self, signals: tuple[str, ...]) -> float:
-        """The estimated error rate of an evidence path (unknown signals count as 1)."""
+        """The error rate of an evidence path: measured on resolutions when calibrated, else
+        the sum of its pieces' estimates (unknown signals count as 1)."""
+        measured = self.path_error_measured.get(path_name(signals))
+        return measured if measured is not None else self.prior_error(signals)
+
+    def prior_error(self, signals: tuple[str, ...]) -> float:
+        """The estimate of an evidence path from its pieces alone."""
         return sum(self.signal_error.get(signal, 1.0) for signal in signals)
+
+
+def path_name(signals: Iterable[str]) -> str:
+    """An evidence path as one string, `payer:account+ref:exact+amount:exact`."""
+    return "+".join(signals)
+
+
+def calibrated(policy: MatchPolicy, outcomes: Iterable[tuple[str, bool]]) -> MatchPolicy:
+    """`policy` with each evidence path's error rate measured on `outcomes` (path, whether
+    the matcher's reading was what the clerk applied): the share of wrong readings, with
+    the pieces' estimate counted as `calibration_weight` resolutions so that a few lucky
+    ones do not promote a path. Paths whose measured rate falls within the error budget may
+    then apply on their own; paths that erred more than their estimate are held back."""
+    seen: Counter[str] = Counter()
+    wrong: Counter[str] = Counter()
+    for path, right in outcomes:
+        seen[path] += 1
+        wrong[path] += not right
+    weight = policy.calibration_weight
+    measured = dict(policy.path_error_measured)
+    for path, count in seen.items():
+        prior = policy.prior_error(tuple(path.split("+")))
+        measured[path] = (wrong[path] + weight * min(prior, 1.0)) / (count + weight)
+    return replace(policy, path_error_measured=measured)

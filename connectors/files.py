@@ -1,8 +1,9 @@
 """The `files` books host: a folder of CSV files, the embedded default.
 
-The folder holds what an ERP export gives (`customers.csv`, `open_invoices.csv`) and
-what arlink writes back (`applications.csv`, `exceptions.csv`); a clerk records what
-they did with an exception in `resolutions.csv`. The shapes are the files contract in
+The folder holds what an ERP export gives (`customers.csv`, `open_invoices.csv`, and
+for EDI `invoice_lines.csv`) and what arlink writes back (`applications.csv`,
+`exceptions.csv`, `edi_status.csv`); a clerk records what they did with an exception
+in `resolutions.csv`. The shapes are the files contract in
 the README: UTF-8, a header row, extra columns ignored.
 
 `open_invoices.csv` is the opening position; `applications.csv` is arlink's journal
@@ -20,13 +21,24 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from connectors.protocols import CheckResult
+from mappings.invoice_document import (
+    AllowanceCharge,
+    DocumentLine,
+    InvoiceDocument,
+    Party,
+    PaymentTerms,
+    TaxAmount,
+)
 from mappings.money import Money, MoneyError
 from mappings.records import (
+    EDI_EXCEPTION_STATUSES,
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
@@ -47,6 +59,18 @@ EXCEPTION_COLUMNS = (
     "suggestions", "remittance",
 )  # fmt: skip
 RESOLUTION_COLUMNS = ("payment_id", "action", "invoice_id", "amount", "currency", "note")
+# One file for the whole EDI document: each row is one `record` of an invoice.
+DOCUMENT_COLUMNS = ("invoice_id", "record")
+DOCUMENT_RECORDS = ("line", "allowance", "charge", "tax", "party", "terms")
+# Columns a row uses depending on its record; any may be left out of the header.
+DOCUMENT_FIELDS = (
+    "line_number", "product_qualifier", "product_id", "quantity", "unit", "unit_price",
+    "description", "code", "amount", "percent", "role", "name", "id_qualifier", "party_id",
+    "net_days", "discount_days",
+)  # fmt: skip
+EDI_STATUS_COLUMNS = (
+    "invoice_id", "invoice_number", "partner", "status", "interchange_control", "message", "at",
+)  # fmt: skip
 KEY_COLUMN = "idempotency_key"
 RESOLUTION_ACTIONS = ("apply", "on_account", "not_ours")
 
@@ -86,7 +110,9 @@ class _Rows:
 
     def __iter__(self) -> Iterable[tuple[int, dict[str, str]]]:
         for row in self.reader:
-            yield self.reader.line_num, {key: (value or "").strip() for key, value in row.items()}
+            # Cells past the header (key None) are extra columns: ignored, as the contract says.
+            cells = {key: value for key, value in row.items() if key is not None}
+            yield self.reader.line_num, {key: (value or "").strip() for key, value in cells.items()}
 
     def problem(self, line: int, field: str, message: str) -> None:
         self.problems.append(RowProblem(self.path.name, line, field, message))
@@ -97,6 +123,27 @@ class _Rows:
         except MoneyError as exc:
             self.problem(line, field, str(exc))
             return None
+
+    def decimal(self, line: int, row: Mapping[str, str], field: str) -> Decimal | None:
+        text = row.get(field, "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            self.problem(line, field, f"expected a decimal number such as 12.50, found {text!r}")
+            return None
+        if not number.is_finite():
+            self.problem(line, field, f"expected a finite number, found {text!r}")
+            return None
+        return number
+
+    def optional_int(self, line: int, row: Mapping[str, str], field: str) -> int | None:
+        text = row.get(field, "")
+        if not text:
+            return None
+        if not text.isdigit():
+            self.problem(line, field, f"expected a whole number of days, found {text!r}")
+            return None
+        return int(text)
 
     def day(self, line: int, row: Mapping[str, str], field: str) -> date | None:
         if not row[field]:
@@ -172,6 +219,146 @@ def read_invoices(path: Path) -> list[Invoice]:
     return invoices
 
 
+@dataclass(slots=True)
+class _DocumentParts:
+    """The rows of one invoice in `invoice_lines.csv`, gathered before the document is built."""
+
+    lines: list[DocumentLine]
+    line_extras: dict[str, list[AllowanceCharge]]
+    allowances_charges: list[AllowanceCharge]
+    taxes: list[TaxAmount]
+    parties: list[Party]
+    terms: PaymentTerms | None = None
+
+
+def _document_row(
+    rows: _Rows, line: int, row: Mapping[str, str], invoice: Invoice, parts: _DocumentParts
+) -> None:
+    """Add one `invoice_lines.csv` row to its invoice's parts, or record its problems."""
+    record, currency = row["record"], invoice.currency
+    if record == "line":
+        quantity, price = rows.decimal(line, row, "quantity"), rows.decimal(line, row, "unit_price")
+        for field in ("line_number", "product_id", "unit"):
+            if not row.get(field):
+                rows.problem(line, field, "must not be empty on a `line` row")
+        if quantity is not None and price is not None and row["line_number"]:
+            parts.lines.append(
+                DocumentLine(
+                    line_number=row["line_number"],
+                    product_qualifier=row["product_qualifier"] or "VN",
+                    product_id=row["product_id"],
+                    quantity=quantity,
+                    unit=row["unit"],
+                    unit_price=price,
+                    description=row["description"],
+                )
+            )
+    elif record in ("allowance", "charge"):
+        amount = rows.money(line, row, "amount", currency)
+        if not row["code"]:
+            rows.problem(line, "code", f"must not be empty on an `{record}` row (X12 1300 code)")
+        elif amount is not None:
+            item = AllowanceCharge(record[0].upper(), row["code"], amount, row["description"])
+            if row["line_number"]:
+                parts.line_extras.setdefault(row["line_number"], []).append(item)
+            else:
+                parts.allowances_charges.append(item)
+    elif record == "tax":
+        amount = rows.money(line, row, "amount", currency)
+        percent = rows.decimal(line, row, "percent") if row["percent"] else None
+        if not row["code"]:
+            rows.problem(line, "code", "must not be empty on a `tax` row (e.g. ST, VA)")
+        elif amount is not None:
+            parts.taxes.append(TaxAmount(row["code"], amount, percent))
+    elif record == "party":
+        if not row["role"] or not row["name"]:
+            rows.problem(line, "role" if not row["role"] else "name", "must not be empty")
+        else:
+            parts.parties.append(
+                Party(row["role"], row["name"], row["id_qualifier"], row["party_id"])
+            )
+    elif record == "terms":
+        net_days = rows.optional_int(line, row, "net_days")
+        percent = rows.decimal(line, row, "percent") if row["percent"] else None
+        if net_days is None:
+            rows.problem(line, "net_days", "must be given on a `terms` row")
+        else:
+            parts.terms = PaymentTerms(
+                net_days, percent, rows.optional_int(line, row, "discount_days"), invoice.due_date
+            )
+    else:
+        rows.problem(line, "record", f"expected one of {DOCUMENT_RECORDS}, found {record!r}")
+
+
+def read_invoice_documents(
+    path: Path, invoices: Mapping[str, Invoice], ids: Iterable[str]
+) -> dict[str, InvoiceDocument]:
+    """The EDI documents of invoices `ids` from `invoice_lines.csv`, keyed by invoice id.
+
+    The header (number, date, currency, PO) comes from `open_invoices.csv` (`invoices`);
+    an id not there is left out. Raise `BooksDataError` naming every bad row of the wanted
+    invoices."""
+    wanted = {invoice_id: _DocumentParts([], {}, [], [], []) for invoice_id in ids}
+    wanted = {key: parts for key, parts in wanted.items() if key in invoices}
+    rows = _Rows(path, DOCUMENT_COLUMNS)
+    blank = dict.fromkeys(DOCUMENT_FIELDS, "")
+    for line, row in rows:
+        parts = wanted.get(row["invoice_id"])
+        if parts is not None:
+            _document_row(rows, line, {**blank, **row}, invoices[row["invoice_id"]], parts)
+    for invoice_id, parts in wanted.items():
+        if invoices[invoice_id].issue_date is None:
+            rows.problem(0, "issue_date", f"invoice {invoice_id} needs an issue date for EDI")
+        for number in set(parts.line_extras) - {item.line_number for item in parts.lines}:
+            rows.problem(0, "line_number", f"invoice {invoice_id} has no line {number!r}")
+    rows.done()
+    documents = {}
+    for invoice_id, parts in wanted.items():
+        invoice = invoices[invoice_id]
+        lines = tuple(
+            replace(item, allowances_charges=tuple(parts.line_extras.get(item.line_number, ())))
+            for item in parts.lines
+        )
+        documents[invoice_id] = InvoiceDocument(
+            invoice_number=invoice.number,
+            invoice_date=invoice.issue_date,
+            currency=invoice.currency,
+            lines=lines,
+            po_number=invoice.po_number or "",
+            allowances_charges=tuple(parts.allowances_charges),
+            taxes=tuple(parts.taxes),
+            parties=tuple(parts.parties),
+            terms=parts.terms,
+        )
+    return documents
+
+
+def edi_status_row(write: EdiStatusWrite) -> dict[str, str]:
+    """One `edi_status.csv` row (the files contract)."""
+    return {
+        "invoice_id": write.invoice_id,
+        "invoice_number": write.invoice_number,
+        "partner": write.partner,
+        "status": write.status,
+        "interchange_control": write.interchange_control,
+        "message": write.message,
+        "at": write.at.isoformat(),
+        KEY_COLUMN: write.idempotency_key,
+    }
+
+
+def edi_exception_row(write: EdiStatusWrite) -> dict[str, str]:
+    """An `exceptions.csv` row for an invoice the clerk must correct: no payment, the reason
+    `edi_<status>`, the invoice id as the suggestion and the findings as the text."""
+    return {
+        **dict.fromkeys(EXCEPTION_COLUMNS, ""),
+        "reason": f"edi_{write.status}",
+        "suggestions": write.invoice_id,
+        "remittance": f"invoice {write.invoice_number} to {write.partner}: {write.message}",
+        KEY_COLUMN: write.idempotency_key,
+    }
+
+
 def application_row(write: ApplicationWrite) -> dict[str, str]:
     """One `applications.csv` row (the files contract) for an application."""
     application = write.application
@@ -231,6 +418,9 @@ def _read_journal(path: Path) -> list[dict[str, str]]:
 
 class FilesBooks:
     """Books host over a CSV folder (see the module docstring for the contract)."""
+
+    # A CSV export has no modification times: every pull is a whole snapshot.
+    incremental = False
 
     def __init__(self, name: str, folder: Path) -> None:
         self.name = name
@@ -325,6 +515,24 @@ class FilesBooks:
         return self._append(
             self.exceptions_path, EXCEPTION_COLUMNS, [exception_row(w) for w in writes]
         )
+
+    def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]:
+        """The EDI documents of invoices `ids` (`invoice_lines.csv`), keyed by invoice id."""
+        invoices = {i.invoice_id: i for i in read_invoices(self.folder / "open_invoices.csv")}
+        return read_invoice_documents(self.folder / "invoice_lines.csv", invoices, ids)
+
+    def push_edi_status(self, writes: Sequence[EdiStatusWrite]) -> list[WriteResult]:
+        """Journal each status in `edi_status.csv`; one the clerk must act on (invalid,
+        rejected, overdue) is also an `exceptions.csv` row."""
+        results = self._append(
+            self.folder / "edi_status.csv", EDI_STATUS_COLUMNS, [edi_status_row(w) for w in writes]
+        )
+        to_act_on = [w for w in writes if w.status in EDI_EXCEPTION_STATUSES]
+        if to_act_on:
+            self._append(
+                self.exceptions_path, EXCEPTION_COLUMNS, [edi_exception_row(w) for w in to_act_on]
+            )
+        return results
 
     def pull_resolutions(self, since: datetime | None) -> list[Resolution]:
         path = self.folder / "resolutions.csv"

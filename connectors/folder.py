@@ -1,7 +1,9 @@
 """The `folder` file transport: bank files dropped into a local folder.
 
-`archive` moves a file into the `processed` folder only after the caller has recorded
-it; `put` writes under a temp name and renames, so a reader never sees half a file.
+`archive` moves a recorded file into the `processed` folder, `quarantine` one that did
+not parse into the `quarantine` folder, never over an earlier delivery of the same name (a
+file gone from the inbox was moved already); `put` writes under a temp name and renames,
+so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ from connectors.protocols import CheckResult
 class FolderTransport:
     """File transport over a local folder (an inbox with a glob pattern)."""
 
-    def __init__(self, name: str, folder: Path, pattern: str = "*", processed: Path | None = None):
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        pattern: str = "*",
+        processed: Path | None = None,
+        quarantine: Path | None = None,
+    ):
         self.name = name
         self.folder = folder
         self.pattern = pattern
         self.processed = processed or folder / "processed"
+        self.quarantine_folder = quarantine or folder / "quarantine"
 
     def check(self) -> list[CheckResult]:
         target = f"source {self.name}"
@@ -42,13 +52,25 @@ class FolderTransport:
         return (self.folder / name).read_bytes()
 
     def archive(self, name: str) -> None:
-        self.processed.mkdir(parents=True, exist_ok=True)
-        target = self.processed / name
+        """Move a recorded file into the processed folder."""
+        self._move(name, self.processed)
+
+    def quarantine(self, name: str) -> None:
+        """Move a recorded file that must not be processed into the quarantine folder."""
+        self._move(name, self.quarantine_folder)
+
+    def _move(self, name: str, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
         suffix = 1
         while target.exists():  # never overwrite an earlier delivery with the same name
-            target = self.processed / f"{name}.{suffix}"
+            target = folder / f"{name}.{suffix}"
             suffix += 1
-        os.replace(self.folder / name, target)
+        try:
+            os.replace(self.folder / name, target)
+        except FileNotFoundError:
+            # Moved already, by a run that died before recording it.
+            return
 
     def put(self, name: str, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

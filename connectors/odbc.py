@@ -237,6 +237,8 @@ class _Settlement:
 class OdbcBooks:
     """Books host over a SQL database reached through ODBC (see the module docstring)."""
 
+    incremental = True  # `since` returns what changed from then on, closed invoices too
+
     def __init__(
         self,
         name: str,

@@ -16,6 +16,10 @@ Fault 1 "cannot marshal None", a timeout or a dropped connection after the reque
 means "maybe done": the connector looks the key up again and reports what it finds,
 or raises `RetryLaterError` so the next run looks again before writing.
 
+For EDI, `pull_invoice_documents` reads an invoice's product lines, taxes and parties
+(`[edi]` in the mapping) and `push_edi_status` puts each EDI status on the invoice: a To-Do
+activity when the billing clerk must act, a chatter note otherwise, the key in the text.
+
 Errors go through one table (`_translate`) into the groups of `connectors.errors`:
 
     ConnectorError
@@ -60,22 +64,29 @@ from connectors.errors import (
     server_hint,
 )
 from connectors.protocols import CheckResult
+from mappings.invoice_document import InvoiceDocument
 from mappings.money import Money
 from mappings.odoo import (
+    EdiRelated,
+    OdooEdiMapping,
     OdooMapping,
     OdooRowError,
     customer_from,
+    invoice_document_from,
     invoice_from,
     many2one_id,
     many2one_name,
     money_from_odoo,
     money_to_odoo,
+    odoo_datetime,
     odoo_datetime_text,
     odoo_text,
 )
 from mappings.records import (
+    EDI_EXCEPTION_STATUSES,
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
@@ -395,6 +406,8 @@ class _Plan:
 class OdooBooks:
     """Books host over Odoo's external API (see the module docstring)."""
 
+    incremental = True  # `since` returns what changed from then on, closed invoices too
+
     def __init__(
         self, name: str, rpc: OdooRpc, settings: OdooSettings, mapping: OdooMapping | None = None
     ) -> None:
@@ -405,6 +418,7 @@ class OdooBooks:
         self.memo = self.mapping.memo_field(settings.version)
         self._uid: int | None = None
         self._ids: dict[tuple[str, str], int] = {}
+        self._edi_mapping: OdooEdiMapping | None = None  # read when EDI first asks
 
     # -- calls ------------------------------------------------------------------------
 
@@ -937,6 +951,126 @@ class OdooBooks:
                 )
         return WriteResult(write.idempotency_key, self._external(m.activity_model, activity), False)
 
+    # -- EDI --------------------------------------------------------------------------
+
+    def _edi(self) -> OdooEdiMapping:
+        if self._edi_mapping is None:
+            self._edi_mapping = OdooEdiMapping.load(self.mapping.source)
+        return self._edi_mapping
+
+    def _by_id(self, model: str, ids: Iterable[int], fields: list[str]) -> dict[int, Any]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        return {row["id"]: row for row in self._paged(model, [["id", "in", wanted]], fields)}
+
+    def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]:
+        """The EDI documents of invoices `ids`: product lines (`display_type` 'product'),
+        their taxes, and the parties (`[edi]` in the mapping); an id not in Odoo is left out."""
+        m, e = self.mapping, self._edi()
+        f = e.line_fields
+        moves = self._by_id(
+            m.invoice_model,
+            (int(i) for i in ids if i.isdigit()),
+            e.invoice_read_fields(m.invoice_fields),
+        )
+        lines = (
+            self._paged(
+                e.line_model,
+                [[e.line_invoice, "in", sorted(moves)], *e.line_domain],
+                e.line_read_fields(),
+            )
+            if moves
+            else []
+        )
+        related = EdiRelated(
+            products=self._by_id(
+                e.product_model,
+                (pid for line in lines if (pid := many2one_id(line.get(f["product"])))),
+                ["default_code", "barcode"],
+            ),
+            taxes=self._by_id(
+                e.tax_model,
+                (tax for line in lines for tax in line.get(f["taxes"]) or []),
+                ["amount", "amount_type"],
+            ),
+            partners=self._by_id(
+                e.party_model,
+                (
+                    pid
+                    for move in moves.values()
+                    for name in e.parties.values()
+                    if (pid := many2one_id(move.get(name)))
+                ),
+                ["name", e.party_ref],
+            ),
+        )
+        by_move: dict[int, list[dict[str, Any]]] = {}
+        for line in lines:
+            by_move.setdefault(many2one_id(line[e.line_invoice]) or 0, []).append(line)
+        try:
+            return {
+                str(rid): invoice_document_from(
+                    move, by_move.get(rid, []), related, m.invoice_fields, e
+                )
+                for rid, move in moves.items()
+            }
+        except OdooRowError as exc:
+            raise OdooRecordError(str(exc)) from None
+
+    def push_edi_status(self, writes: Sequence[EdiStatusWrite]) -> list[WriteResult]:
+        """Each EDI status on its invoice: a To-Do activity when the clerk must act (invalid,
+        rejected, overdue), a note in the chatter otherwise. The key is in the text."""
+        present = self._exceptions_by_key([w.idempotency_key for w in writes])
+        results = {key: WriteResult(key, external, True) for key, external in present.items()}
+        for write in writes:
+            if write.idempotency_key not in results:
+                results[write.idempotency_key] = self._write_edi_status(write)
+        return [results[w.idempotency_key] for w in writes]
+
+    def _write_edi_status(self, write: EdiStatusWrite) -> WriteResult:
+        m = self.mapping
+        status = write.status.replace("_", " ")
+        # Not the `[arlink <payment> <key>]` marker of cash exceptions: a clerk closing this
+        # activity is not a resolution of an unapplied payment.
+        marker = f"[arlink-edi {write.idempotency_key}]"
+        text = f"EDI invoice {write.invoice_number} to {write.partner}: {status}"
+        try:
+            if write.status in EDI_EXCEPTION_STATUSES:
+                created = self._write(
+                    m.activity_model,
+                    "create",
+                    {
+                        "res_model_id": self._model_id(m.invoice_model),
+                        "res_id": int(write.invoice_id),
+                        "activity_type_id": self._activity_type(),
+                        "summary": f"{text} {marker}",
+                        "note": f"<p>{html.escape(write.message)}</p>",
+                        "user_id": self.settings.exceptions_user_id or self._login(),
+                        "date_deadline": write.at.date().isoformat(),
+                    },
+                )
+                return WriteResult(
+                    write.idempotency_key, self._external(m.activity_model, created), False
+                )
+            posted = self._write(
+                m.invoice_model,
+                "message_post",
+                [int(write.invoice_id)],
+                body=f"<p>{html.escape(f'{text}. {write.message}')} {marker}</p>",
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+        except _MaybeDoneError as unsure:
+            found = self._exceptions_by_key([write.idempotency_key])
+            if write.idempotency_key in found:
+                return WriteResult(write.idempotency_key, found[write.idempotency_key], False)
+            raise RetryLaterError(
+                f"EDI status of invoice {write.invoice_number}: outcome unknown ({unsure}); "
+                "the next run looks it up before writing"
+            ) from None
+        return WriteResult(write.idempotency_key, self._external(m.message_model, posted), False)
+
     # -- resolutions ------------------------------------------------------------------
 
     def pull_resolutions(self, since: datetime | None) -> list[Resolution]:
@@ -956,7 +1090,7 @@ class OdooBooks:
                 "date",
                 since,
             ),
-            ["body"],
+            ["body", "date"],
         )
         for message in messages:
             body = str(message.get("body") or "")
@@ -967,11 +1101,19 @@ class OdooBooks:
             action = (
                 "not_ours" if any(word in feedback.lower() for word in NOT_OURS) else "on_account"
             )
-            resolutions[marker.group(1)] = Resolution(marker.group(1), action, None, None, feedback)
+            resolutions[marker.group(1)] = Resolution(
+                marker.group(1), action, None, None, feedback, odoo_datetime(message.get("date"))
+            )
         payments = self._paged(
             m.payment_model,
             self._since([[self.memo, "ilike", "arlink "]], m.payment_modified, since),
-            [self.memo, m.payment_invoices, m.payment_amount, m.payment_currency],
+            [
+                self.memo,
+                m.payment_invoices,
+                m.payment_amount,
+                m.payment_currency,
+                m.payment_modified,
+            ],
         )
         for row in payments:
             memo = str(row.get(self.memo) or "")
@@ -986,6 +1128,7 @@ class OdooBooks:
                 str(invoices[0]) if invoices else None,
                 money_from_odoo(row[m.payment_amount], currency, f"payment {row['id']}"),
                 memo,
+                odoo_datetime(row.get(m.payment_modified)),
             )
         return list(resolutions.values())
 

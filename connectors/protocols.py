@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from mappings.invoice_document import InvoiceDocument
 from mappings.records import (
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
@@ -34,6 +36,9 @@ class BooksHost(Protocol):
     """An ERP/CRM holding customers and open invoices; receives applied cash and exceptions."""
 
     name: str
+    # True: a pull `since` a time returns what changed from then on (closed invoices too)
+    # and the records carry `modified`; False: every pull returns everything.
+    incremental: bool
 
     def check(self) -> list[CheckResult]: ...
 
@@ -48,6 +53,17 @@ class BooksHost(Protocol):
     def pull_resolutions(self, since: datetime | None) -> list[Resolution]: ...
 
 
+@runtime_checkable
+class EdiBooksHost(Protocol):
+    """The optional books-host verbs EDI needs: invoice documents in, EDI statuses out."""
+
+    name: str
+
+    def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]: ...
+
+    def push_edi_status(self, writes: Sequence[EdiStatusWrite]) -> list[WriteResult]: ...
+
+
 class FileTransport(Protocol):
     """Where bank files arrive (a local folder, an SFTP inbox)."""
 
@@ -59,6 +75,12 @@ class FileTransport(Protocol):
 
     def fetch(self, name: str) -> bytes: ...
 
-    def archive(self, name: str) -> None: ...
+    def archive(self, name: str) -> None:
+        """Move a recorded file that parsed out of the inbox, into the processed folder."""
+        ...
+
+    def quarantine(self, name: str) -> None:
+        """Move a recorded file that did not parse out of the inbox, into quarantine."""
+        ...
 
     def put(self, name: str, data: bytes) -> None: ...

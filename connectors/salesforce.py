@@ -70,6 +70,7 @@ from connectors.errors import (
     retrying,
 )
 from connectors.protocols import CheckResult
+from mappings.exception_text import exception_lines
 from mappings.money import Money
 from mappings.records import (
     ApplicationWrite,
@@ -87,6 +88,7 @@ from mappings.salesforce import (
     invoice_from,
     money_from_sf,
     money_to_sf,
+    sf_datetime,
     sf_text,
     soql_datetime,
 )
@@ -315,6 +317,8 @@ def _since(field_name: str, since: datetime | None) -> str:
 
 class SalesforceBooks:
     """Books host over a Salesforce org (see the module docstring)."""
+
+    incremental = True  # `since` returns what changed from then on, closed invoices too
 
     def __init__(
         self,
@@ -738,7 +742,7 @@ class SalesforceBooks:
         m = self.mapping
         ex = m.exceptions
         f = ex.fields
-        names = [f["payment"], f["resolution"], f["status"], _key_field(ex)]
+        names = [f["payment"], f["resolution"], f["status"], f["modified"], _key_field(ex)]
         if "resolved_invoice" in f:
             names.append(f["resolved_invoice"])
         conditions = [
@@ -756,7 +760,12 @@ class SalesforceBooks:
                 sf_text(row.get(f.get("resolved_invoice", ""))) if "resolved_invoice" in f else None
             )
             resolutions[payment_id] = Resolution(
-                payment_id, m.resolutions.get(choice, "on_account"), invoice, None, choice
+                payment_id,
+                m.resolutions.get(choice, "on_account"),
+                invoice,
+                None,
+                choice,
+                sf_datetime(row.get(f["modified"]), f"{ex.name} {row.get('Id')}"),
             )
         return list(resolutions.values())
 
@@ -769,25 +778,7 @@ def _looks_like_id(value: str) -> bool:
 def _description(write: ExceptionWrite, numbers: dict[str, str], m: SalesforceMapping) -> str:
     """The Task's or Case's text: the payment, why it was not applied, the ranked
     suggestions with their reasons, and what to do."""
-    item, payment = write.item, write.payment
-    lines = [
-        f"Payment of {item.amount} {item.amount.currency} received "
-        f"{payment.value_date or 'on an unknown date'} from "
-        f"{payment.payer_name or 'an unknown payer'} "
-        f"(bank reference {payment.bank_reference or '-'}).",
-        f"Not applied: {item.reason.value.replace('_', ' ')}."
-        + "".join(f" {reason.text}." for reason in item.reasons),
-    ]
-    if payment.remittance:
-        lines.append(f"Remittance: {payment.remittance}")
-    if item.suggestions:
-        lines.append("Suggestions, best first:")
-        for rank, suggestion in enumerate(item.suggestions, 1):
-            why = "; ".join(reason.text for reason in suggestion.reasons)
-            number = numbers.get(suggestion.invoice_id, suggestion.invoice_id)
-            lines.append(
-                f"{rank}. {number} (score {suggestion.score:.2f}){': ' + why if why else ''}"
-            )
+    lines = exception_lines(write, numbers)
     ex = m.exceptions.fields
     choices = ", ".join(f'"{value}"' for value in m.resolutions)
     lines.append(
@@ -799,5 +790,5 @@ def _description(write: ExceptionWrite, numbers: dict[str, str], m: SalesforceMa
         )
         + f", and set {ex['status']} to {m.done_status}."
     )
-    lines.append(f"arlink payment {payment.payment_id}, key {write.idempotency_key}")
+    lines.append(f"arlink payment {write.payment.payment_id}, key {write.idempotency_key}")
     return "\n".join(lines)

@@ -8,8 +8,9 @@ or retry later (refused, timed out, dropped). Transient failures are retried wit
 `connectors.errors.retrying`, reconnecting before each new attempt; a download cut
 half-way resumes from the bytes already received.
 
-`archive` and `quarantine` rename on the server into their folder and never overwrite
-an earlier delivery of the same name; `put` uploads under a hidden temp name and
+`archive` and `quarantine` rename on the server into their folder, never over an earlier
+delivery of the same name, and do nothing when the file has left the inbox already (a
+caller that died after the move repeats it); `put` uploads under a hidden temp name and
 renames, so the other side never picks up half a file.
 """
 
@@ -385,18 +386,18 @@ class SftpTransport:
         self._move(name, self.processed, "archiving")
 
     def quarantine(self, name: str) -> None:
-        """Move a file that must not be processed into the quarantine folder on the server."""
+        """Move a recorded file that must not be processed into the quarantine folder on
+        the server."""
         self._move(name, self.quarantine_folder, "quarantining")
 
     def _move(self, name: str, folder: str, verb: str) -> None:
         source = self._in(self.inbox, name)
-        attempts = 0
 
         def move(sftp: paramiko.SFTPClient) -> None:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1 and not self._exists(sftp, source):
-                return  # the rename went through before the connection dropped
+            if not self._exists(sftp, source):
+                # Moved already: by an attempt whose connection dropped before the reply,
+                # or by a run that died before recording it.
+                return
             self._makedirs(sftp, folder)
             target = self._in(folder, name)
             suffix = 1

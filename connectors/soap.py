@@ -333,6 +333,8 @@ def _element_names(kind: Any, depth: int = 0) -> set[str]:
 class SoapBooks:
     """Books host over a SOAP ERP (see the module docstring)."""
 
+    incremental = True  # `since` returns what changed from then on, closed invoices too
+
     def __init__(
         self, name: str, client: SoapClient, settings: SoapSettings, mapping: SoapMapping
     ) -> None:

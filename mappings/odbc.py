@@ -12,7 +12,6 @@ or Decimal: a float (the SQLite driver's NUMERIC) is refused, naming the column.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,6 +21,7 @@ from typing import Any
 
 from mappings.money import Money, MoneyError
 from mappings.records import Customer, Invoice, Resolution
+from mappings.toml_file import read_toml
 
 MAPPING_FOLDER = Path(__file__).with_name("odbc")
 DEFAULT_MAPPING = MAPPING_FOLDER / "generic.toml"
@@ -138,12 +138,7 @@ class OdbcMapping:
     def load(cls, path: Path | None = None) -> OdbcMapping:
         """Read a mapping file (default: the shipped `generic.toml`); every problem at once."""
         source = path or DEFAULT_MAPPING
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise OdbcMappingError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise OdbcMappingError(f"{source}: {exc}") from None
+        raw = read_toml(source, OdbcMappingError)
         problems: list[str] = []
         statements = {
             name: _statement(_at(raw, name), name, allowed, problems)
@@ -284,6 +279,12 @@ def sql_timestamp(moment: datetime) -> datetime:
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
+def _modified(row: Mapping[str, Any], column: str, where: str) -> datetime | None:
+    """When the host last changed the row (`column`, if the query selects it)."""
+    value = row.get(column)
+    return None if value is None else timestamp_from_sql(value, f"{where} `{column}`")
+
+
 def _date(value: Any, where: str) -> date | None:
     if value is None or value == "":
         return None
@@ -329,6 +330,7 @@ def customer_from(
         aliases=tuple(aliases),
         bank_accounts=tuple(bank_accounts),
         payment_terms=_text(row.get("payment_terms")),
+        modified=_modified(row, "updated_at", where),
     )
 
 
@@ -350,6 +352,7 @@ def invoice_from(row: Mapping[str, Any], statement: str) -> Invoice:
         po_number=_text(row.get("po_number")),
         discount_terms=_text(row.get("payment_terms")),
         status=_text(row.get("status")) or "open",
+        modified=_modified(row, "updated_at", where),
     )
 
 
@@ -372,4 +375,5 @@ def resolution_from(row: Mapping[str, Any]) -> Resolution:
         if amount is None
         else money_from_sql(amount, str(_required(row, "currency", where)), f"{where} `amount`"),
         note=_text(row.get("note")) or "",
+        modified=_modified(row, "resolved_at", where),
     )

@@ -9,16 +9,17 @@ never kept as floats.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from mappings.invoice_document import DocumentLine, InvoiceDocument, Party, TaxAmount
 from mappings.money import Money, currency_exponent
 from mappings.records import Customer, Invoice
+from mappings.toml_file import read_toml
 
 DEFAULT_MAPPING = Path(__file__).with_name("odoo.toml")
 ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"  # Odoo's UTC text for datetimes (`write_date`)
@@ -65,12 +66,7 @@ class OdooMapping:
     def load(cls, path: Path | None = None) -> OdooMapping:
         """Read a mapping file (default: the shipped `odoo.toml`); every problem at once."""
         source = path or DEFAULT_MAPPING
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise OdooMappingError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise OdooMappingError(f"{source}: {exc}") from None
+        raw = read_toml(source, OdooMappingError)
         reader = _Reader(raw, source)
         mapping = cls(
             customer_model=reader.text("customers.model"),
@@ -284,6 +280,7 @@ def customer_from(row: Mapping[str, Any], mapping: OdooMapping, banks: Sequence[
         name=odoo_text(row.get(fields["name"])) or "",
         parent_id=str(parent) if parent else None,
         bank_accounts=tuple(banks),
+        modified=odoo_datetime(row.get(fields["modified"])),
     )
 
 
@@ -311,4 +308,168 @@ def invoice_from(row: Mapping[str, Any], mapping: OdooMapping) -> Invoice:
         po_number=odoo_text(row.get(fields["po_number"])),
         discount_terms=many2one_name(row.get(fields["payment_terms"])),
         status="open" if state in mapping.open_states else state,
+        modified=odoo_datetime(row.get(fields["modified"])),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# EDI invoice documents (the `[edi]` table of the mapping)
+
+_EDI_LINE_FIELDS = (
+    "description", "product", "unit", "quantity", "unit_price", "discount", "taxes",
+    "subtotal", "sequence",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class OdooEdiMapping:
+    """Where an invoice's EDI document is in Odoo (`[edi]` in `odoo.toml`)."""
+
+    line_model: str
+    line_invoice: str
+    line_domain: Domain
+    line_fields: dict[str, str]
+    product_model: str
+    tax_model: str
+    party_model: str
+    tax_type: str
+    party_ref: str
+    party_ref_qualifier: str
+    parties: dict[str, str]
+    units: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> OdooEdiMapping:
+        """The `[edi]` table of a mapping file; a file without one gets the shipped table."""
+        source = path or DEFAULT_MAPPING
+        raw = read_toml(source, OdooMappingError)
+        if "edi" not in raw and source != DEFAULT_MAPPING:
+            return cls.load(DEFAULT_MAPPING)
+        reader = _Reader(raw, source)
+        mapping = cls(
+            line_model=reader.text("edi.line_model"),
+            line_invoice=reader.text("edi.line_invoice"),
+            line_domain=reader.domain("edi.line_domain"),
+            line_fields=reader.names("edi.line_fields", _EDI_LINE_FIELDS),
+            product_model=reader.text("edi.product_model"),
+            tax_model=reader.text("edi.tax_model"),
+            party_model=reader.text("edi.party_model"),
+            tax_type=reader.text("edi.tax_type"),
+            party_ref=reader.text("edi.party_ref"),
+            party_ref_qualifier=reader.text("edi.party_ref_qualifier"),
+            parties=dict(reader.value("edi.parties", dict)),
+            units=dict(reader.value("edi.units", dict)),
+        )
+        reader.done()
+        return mapping
+
+    def line_read_fields(self) -> list[str]:
+        return [self.line_invoice, *self.line_fields.values()]
+
+    def invoice_read_fields(self, invoice_fields: Mapping[str, str]) -> list[str]:
+        names = ("number", "issue_date", "currency", "po_number", "due_date")
+        return [invoice_fields[name] for name in names] + list(self.parties.values())
+
+
+@dataclass(frozen=True, slots=True)
+class EdiRelated:
+    """The records an invoice's lines and parties point to, read by id."""
+
+    products: Mapping[int, Mapping[str, Any]]
+    taxes: Mapping[int, Mapping[str, Any]]
+    partners: Mapping[int, Mapping[str, Any]]
+
+
+def _product_id(product: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(qualifier, id): the internal reference as the vendor's item number (VN), else the
+    barcode as a UPC (12 digits) or EAN/GTIN-13 (EN)."""
+    if product is None:
+        return "", ""
+    code = odoo_text(product.get("default_code"))
+    if code:
+        return "VN", code
+    barcode = odoo_text(product.get("barcode")) or ""
+    return ("UP" if len(barcode) == 12 else "EN" if barcode else ""), barcode
+
+
+def _rounded(amount: Decimal, currency: str) -> Money:
+    unit = Decimal(1).scaleb(-currency_exponent(currency))
+    return Money.parse(str(amount.quantize(unit, rounding=ROUND_HALF_UP)), currency)
+
+
+def invoice_document_from(
+    move: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]],
+    related: EdiRelated,
+    invoice_fields: Mapping[str, str],
+    edi: OdooEdiMapping,
+) -> InvoiceDocument:
+    """An `account.move` with its product lines as an `InvoiceDocument`.
+
+    A line's discount is folded into its unit price (the partner sees the net price); each
+    tax is computed per line on the line's subtotal and rounded there, as Odoo does by
+    default, then summed per tax."""
+    where = f"account.move {move['id']}"
+    currency = many2one_name(move.get(invoice_fields["currency"]))
+    issued = odoo_date(move.get(invoice_fields["issue_date"]))
+    if not currency or issued is None:
+        missing = invoice_fields["currency" if not currency else "issue_date"]
+        raise OdooRowError(f"{where}: field `{missing}` is empty")
+    f = edi.line_fields
+    doc_lines, tax_sums = [], dict[int, Decimal]()
+    for number, line in enumerate(
+        sorted(lines, key=lambda r: (r.get(f["sequence"]) or 0, r["id"])), 1
+    ):
+        product = related.products.get(many2one_id(line.get(f["product"])) or 0)
+        qualifier, product_id = _product_id(product)
+        unit_name = many2one_name(line.get(f["unit"])) or ""
+        price = Decimal(repr(float(line.get(f["unit_price"]) or 0)))
+        discount = Decimal(repr(float(line.get(f["discount"]) or 0)))
+        doc_lines.append(
+            DocumentLine(
+                line_number=str(number),
+                product_qualifier=qualifier,
+                product_id=product_id,
+                quantity=Decimal(repr(float(line.get(f["quantity"]) or 0))),
+                unit=edi.units.get(unit_name, unit_name),
+                unit_price=(price * (1 - discount / 100)).normalize(),
+                description=odoo_text(line.get(f["description"])) or "",
+            )
+        )
+        subtotal = money_from_odoo(line.get(f["subtotal"]), currency, f"{where} line {line['id']}")
+        for tax_id in line.get(f["taxes"]) or []:
+            tax = related.taxes[tax_id]
+            if tax.get("amount_type") == "percent":
+                share = subtotal.to_decimal() * Decimal(repr(float(tax["amount"]))) / 100
+                tax_sums[tax_id] = (
+                    tax_sums.get(tax_id, Decimal(0)) + _rounded(share, currency).to_decimal()
+                )
+    parties = []
+    for role, field_name in edi.parties.items():
+        partner = related.partners.get(many2one_id(move.get(field_name)) or 0)
+        if partner is not None:
+            ref = odoo_text(partner.get(edi.party_ref)) or ""
+            parties.append(
+                Party(
+                    role,
+                    odoo_text(partner.get("name")) or "",
+                    edi.party_ref_qualifier if ref else "",
+                    ref,
+                )
+            )
+    return InvoiceDocument(
+        invoice_number=odoo_text(move.get(invoice_fields["number"])) or "",
+        invoice_date=issued,
+        currency=currency,
+        lines=tuple(doc_lines),
+        po_number=odoo_text(move.get(invoice_fields["po_number"])) or "",
+        taxes=tuple(
+            TaxAmount(
+                edi.tax_type,
+                Money.parse(str(amount), currency),
+                Decimal(repr(float(related.taxes[tax_id]["amount"]))).normalize(),
+            )
+            for tax_id, amount in tax_sums.items()
+        ),
+        parties=tuple(parties),
     )

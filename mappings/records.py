@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from mappings.money import Money
@@ -24,6 +24,9 @@ class Customer:
     aliases: tuple[str, ...] = ()
     bank_accounts: tuple[str, ...] = ()
     payment_terms: str | None = None
+    # When the host last changed it (its clock), if the host says: the next pull's cursor.
+    # Not part of equality: the same content pulled twice is the same customer.
+    modified: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class Invoice:
     po_number: str | None = None
     discount_terms: str | None = None
     status: str = "open"
+    modified: datetime | None = field(default=None, compare=False)  # as on `Customer`
 
     @property
     def currency(self) -> str:
@@ -206,6 +210,7 @@ class Resolution:
     invoice_id: str | None
     amount: Money | None
     note: str = ""
+    modified: datetime | None = field(default=None, compare=False)  # as on `Customer`
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,3 +228,26 @@ class RemittanceAdvice:
     payer_id: str | None = None  # the payer's id as the advice gives it (customer number)
     payer_account: str | None = None
     lines: tuple[RemittanceLine, ...] = ()
+
+
+# EDI statuses a billing clerk must act on: hosts also put them where exceptions go.
+EDI_EXCEPTION_STATUSES = ("invalid", "rejected", "overdue")
+
+
+@dataclass(frozen=True, slots=True)
+class EdiStatusWrite:
+    """An invoice's EDI status for the books host, with what the billing clerk should know.
+
+    `status` is the ledger's (`invalid` before sending, `sent`, `accepted`, `rejected`...);
+    `message` is in words, e.g. "line 3 has no unit price". The idempotency key names
+    the outbound document and the status, so each change is written once.
+    """
+
+    idempotency_key: str
+    invoice_id: str
+    invoice_number: str
+    partner: str
+    status: str
+    interchange_control: str
+    message: str
+    at: datetime

@@ -15,7 +15,6 @@ turns rows (REST JSON or Bulk 2.0 CSV text) into canonical records.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,6 +24,7 @@ from typing import Any
 
 from mappings.money import Money, currency_exponent
 from mappings.records import Customer, Invoice
+from mappings.toml_file import read_toml
 
 MAPPINGS = Path(__file__).with_name("salesforce")
 DEFAULT_MAPPING = MAPPINGS / "billing.toml"
@@ -83,12 +83,7 @@ class SalesforceMapping:
         source = Path(path) if path is not None else DEFAULT_MAPPING
         if not source.suffix and not source.exists():
             source = MAPPINGS / f"{source.name}.toml"
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SalesforceMappingError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SalesforceMappingError(f"{source}: {exc}") from None
+        raw = read_toml(source, SalesforceMappingError)
         r = _Reader(raw, source)
         mapping = cls(
             customers=r.object("customers", ("name", "modified"), ("parent",), keyed=False),
@@ -290,6 +285,7 @@ def customer_from(row: Mapping[str, Any], mapping: SalesforceMapping) -> Custome
         customer_id=str(row["Id"]),
         name=sf_text(row.get(obj.fields["name"])) or "",
         parent_id=sf_text(row.get(parent)) if parent else None,
+        modified=sf_datetime(row.get(obj.fields["modified"]), f"{obj.name} {row.get('Id')}"),
     )
 
 
@@ -322,4 +318,5 @@ def invoice_from(row: Mapping[str, Any], mapping: SalesforceMapping, currency: s
         po_number=sf_text(optional("po_number")),
         discount_terms=sf_text(optional("payment_terms")),
         status="open" if open_amount.minor > 0 else (status or "closed"),
+        modified=sf_datetime(row.get(f["modified"]), f"{where} `{f['modified']}`"),
     )

@@ -18,7 +18,6 @@ as `xsd:decimal` (Decimal) or text and become `Money`; a float is refused.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from mappings.exception_text import exception_lines
 from mappings.money import Money, MoneyError
 from mappings.records import (
     ApplicationWrite,
@@ -34,6 +34,7 @@ from mappings.records import (
     Invoice,
     Resolution,
 )
+from mappings.toml_file import read_toml
 
 MAPPINGS = Path(__file__).with_name("soap")
 STYLES = ("page", "operation")
@@ -150,12 +151,7 @@ class SoapMapping:
         source = Path(path)
         if not source.suffix and not source.exists():
             source = MAPPINGS / f"{source.name}.toml"
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise SoapMappingError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SoapMappingError(f"{source}: {exc}") from None
+        raw = read_toml(source, SoapMappingError)
         reader = _Reader(raw, source)
         services = {
             name: Service(
@@ -412,6 +408,7 @@ def customer_from(row: Mapping[str, Any], mapping: SoapMapping) -> Customer:
         parent_id=parent if parent != customer_id else None,
         bank_accounts=(bank,) if bank else (),
         payment_terms=host_text(row.get(f["payment_terms"])) if "payment_terms" in f else None,
+        modified=host_datetime(row.get(f["modified"]), _where(q, row, "modified")),
     )
 
 
@@ -444,6 +441,7 @@ def invoice_from(
         po_number=host_text(row.get(f["po_number"])) if "po_number" in f else None,
         discount_terms=host_text(row.get(f["payment_terms"])) if "payment_terms" in f else None,
         status="open" if open_amount.minor > 0 else "closed",
+        modified=host_datetime(row.get(f["modified"]), _where(q, row, "modified")),
     )
 
 
@@ -483,24 +481,7 @@ def application_record(
 def exception_details(write: ExceptionWrite, numbers: Mapping[str, str]) -> str:
     """What the clerk reads: the payment, why it was not applied, the ranked suggestions
     with their reasons, and what to do. Plain text: the host shows it as it is."""
-    item, payment = write.item, write.payment
-    lines = [
-        f"Payment of {item.amount} {item.amount.currency} received "
-        f"{payment.value_date or 'on an unknown date'} from "
-        f"{payment.payer_name or 'an unknown payer'} "
-        f"(bank reference {payment.bank_reference or '-'}).",
-        f"Not applied: {item.reason.value.replace('_', ' ')}."
-        + "".join(f" {reason.text}." for reason in item.reasons),
-    ]
-    if payment.remittance:
-        lines.append(f"Remittance: {payment.remittance}")
-    if item.suggestions:
-        lines.append("Suggestions, best first:")
-        for rank, suggestion in enumerate(item.suggestions, 1):
-            why = "; ".join(reason.text for reason in suggestion.reasons)
-            number = numbers.get(suggestion.invoice_id, suggestion.invoice_id)
-            because = f": {why}" if why else ""
-            lines.append(f"{rank}. invoice {number} (score {suggestion.score:.2f}){because}")
+    lines = exception_lines(write, numbers)
     lines.append(
         "To resolve: set the resolution (apply, with the invoice number; on account; not "
         "ours) and mark the record resolved."
@@ -563,4 +544,5 @@ def resolution_from(
         if amount is not None
         else None,
         note=(host_text(row.get(f["note"])) or "") if "note" in f else "",
+        modified=host_datetime(row.get(f["modified"]), _where(q, row, "modified")),
     )

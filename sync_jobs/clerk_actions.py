@@ -16,7 +16,7 @@ changed since (another clerk, a double submit) is refused instead of applied twi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,20 +25,19 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from cash_application.payer import History
 from cash_application.policy import MatchPolicy
 from connectors.protocols import BooksHost
 from mappings.money import Money, MoneyError
-from mappings.records import Invoice, idempotency_key
+from mappings.records import idempotency_key
 from sync_jobs import steps
 from sync_jobs.ledger.locks import books_host_lock
 from sync_jobs.ledger.schema import (
     applications,
-    audit_log,
     exception_items,
     invoices,
-    payments,
 )
+from sync_jobs.store import learned_history as learned_history
+from sync_jobs.store import open_invoices
 
 CLERK_REASON_CODE = "clerk"
 CloseAction = Literal["on_account", "not_ours"]
@@ -302,113 +301,3 @@ def search_invoices(conn: sa.Connection, host: str, text: str, limit: int = 20) 
     ).all()
     open_now = open_invoices(conn, host, [row.invoice_id for row in rows])
     return [open_now[row.invoice_id] for row in rows if row.invoice_id in open_now]
-
-
-def open_invoices(conn: sa.Connection, host: str, invoice_ids: Sequence[str]) -> dict[str, Invoice]:
-    """These invoices as open now: the host's open amount at the last pull less every
-    application the pull could not have seen (not yet confirmed, or confirmed since).
-
-    Between runs a clerk acts on a snapshot that write-back has already overtaken, so
-    `pulled_at` against each confirmation's audit time tells what the snapshot includes.
-    """
-    if not invoice_ids:
-        return {}
-    confirmed = (
-        sa.select(audit_log.c.subject, sa.func.max(audit_log.c.at).label("at"))
-        .where(audit_log.c.event == "application_confirmed")
-        .group_by(audit_log.c.subject)
-        .subquery()
-    )
-    unseen = (
-        sa.select(
-            applications.c.invoice_id,
-            # PostgreSQL's SUM of BIGINT is NUMERIC (a Decimal in Python): cast it back.
-            sa.cast(
-                sa.func.sum(
-                    applications.c.amount_minor
-                    + applications.c.discount_minor
-                    + applications.c.write_off_minor
-                ),
-                sa.BigInteger,
-            ).label("minor"),
-        )
-        .join(
-            invoices,
-            sa.and_(
-                invoices.c.host == applications.c.host,
-                invoices.c.invoice_id == applications.c.invoice_id,
-            ),
-        )
-        .outerjoin(confirmed, confirmed.c.subject == applications.c.idempotency_key)
-        .where(
-            applications.c.host == host,
-            applications.c.invoice_id.in_(list(invoice_ids)),
-            sa.or_(
-                applications.c.writeback_status != "confirmed",
-                confirmed.c.at.is_(None),
-                confirmed.c.at >= invoices.c.pulled_at,
-            ),
-        )
-        .group_by(applications.c.invoice_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(invoices, sa.func.coalesce(unseen.c.minor, 0).label("unseen_minor"))
-        .outerjoin(unseen, unseen.c.invoice_id == invoices.c.invoice_id)
-        .where(
-            invoices.c.host == host,
-            invoices.c.status == "open",
-            invoices.c.invoice_id.in_(list(invoice_ids)),
-        )
-    )
-    return {
-        row.invoice_id: Invoice(
-            invoice_id=row.invoice_id,
-            number=row.number,
-            customer_id=row.customer_id,
-            total=Money(row.total_minor, row.currency),
-            open_amount=Money(row.open_minor - row.unseen_minor, row.currency),
-            issue_date=row.issue_date,
-            due_date=row.due_date,
-            po_number=row.po_number,
-            discount_terms=row.discount_terms,
-        )
-        for row in rows
-        if row.open_minor > row.unseen_minor
-    }
-
-
-def learned_history(conn: sa.Connection, host: str) -> History:
-    """What clerks' applications teach the matcher: for each resolved item applied to an
-    invoice, the payer name and account as the bank gave them and the invoice's customer.
-    Resolutions pulled from the host and those made on the web page count alike."""
-    rows = conn.execute(
-        sa.select(payments.c.payer_name, payments.c.payer_account, exception_items.c.resolution)
-        .join(payments, payments.c.payment_id == exception_items.c.payment_id)
-        .where(exception_items.c.host == host, exception_items.c.status == "resolved")
-        .order_by(exception_items.c.id)
-    ).all()
-    applied = [
-        (row.payer_name or "", row.payer_account or "", row.resolution.get("invoice_id"))
-        for row in rows
-        if row.resolution
-        and row.resolution.get("action") == "apply"
-        and (row.payer_name or row.payer_account)
-    ]
-    owners = dict(
-        conn.execute(
-            sa.select(invoices.c.invoice_id, invoices.c.customer_id).where(
-                invoices.c.host == host,
-                invoices.c.invoice_id.in_(sorted({i for _, _, i in applied if i})),
-            )
-        ).all()
-    )
-    return History(
-        tuple(
-            dict.fromkeys(
-                (name, account, owners[invoice_id])
-                for name, account, invoice_id in applied
-                if invoice_id in owners
-            )
-        )
-    )

@@ -30,8 +30,9 @@ from cash_application.bank_files.detect import PARSERS, parse_bank_file
 from cash_application.bank_files.errors import BankFileError
 from cash_application.bank_files.to_json import parsed_file_to_json
 from cash_application.matching import match_payments
-from cash_application.received_files import read_received_file
-from cash_application.remittance_advices import DEFAULT_LAYOUT
+from cash_application.received_files import ReceivedFile, read_received_file
+from cash_application.remittance_advices import DEFAULT_LAYOUT, advice_format
+from cash_application.remittance_advices.to_json import advice_to_json
 from connectors.files import (
     APPLICATION_COLUMNS,
     EXCEPTION_COLUMNS,
@@ -60,7 +61,7 @@ from sync_jobs.ledger.schema import exception_items, payments
 from sync_jobs.notify import Failure, notify_failure
 from sync_jobs.runner import JobFailedError, RunResult, preview_job, run_job, run_step_here
 from sync_jobs.schedule import run_scheduler
-from sync_jobs.store import exception_from_row
+from sync_jobs.store import exception_from_row, forget_pull_cursors
 from sync_jobs.summary import RunSummary
 from sync_jobs.wiring import build_books, build_source, ledger_url
 
@@ -201,6 +202,10 @@ def run(
         bool, typer.Option("--dry-run", help="show what would happen; write nothing")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="pull everything from the books host, not just changes"),
+    ] = False,
 ) -> None:
     """Run one job now (cron-friendly); an unfinished earlier run of it is continued."""
     loaded = _config()
@@ -208,6 +213,10 @@ def run(
         known = ", ".join(sorted(loaded.config.jobs)) or "none"
         raise _fail(f"no job `{job}` in {loaded.file} (known: {known})", 2)
     engine = _engine(loaded)
+    if full and not dry_run:
+        # Without cursors the pull reads everything and replaces the books snapshot.
+        with engine.begin() as conn:
+            forget_pull_cursors(conn, loaded.config.jobs[job].books)
     with _reporter() as progress:
         if dry_run:
             summary = preview_job(engine, loaded, job, report=progress.line)
@@ -302,16 +311,27 @@ def schedule() -> None:
 
 @app.command()
 def parse(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a bank file")],
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="a bank file or remittance advice"),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="the stable JSON shape")] = False,
     file_format: Annotated[
         str | None,
         typer.Option("--format", help=f"skip detection: one of {', '.join(PARSERS)}"),
     ] = None,
 ) -> None:
-    """Parse one bank file and show its statements and transactions."""
+    """Parse one bank file and show its statements and transactions, or a remittance
+    advice file (X12 820, CSV) and its advices, as a job would read it."""
+    data = file.read_bytes()
     try:
-        parsed = parse_bank_file(file.read_bytes(), file.name, file_format)
+        if file_format is None and advice_format(data) is not None:
+            _show_advices(
+                read_received_file(data, file.name, file_digest=hashlib.sha256(data).hexdigest()),
+                as_json,
+            )
+            return
+        parsed = parse_bank_file(data, file.name, file_format)
     except BankFileError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -334,6 +354,30 @@ def parse(
                 t.bank_reference or "",
                 t.payer_name or "",
                 t.remittance[:60],
+            )
+        out.print(table)
+
+
+def _show_advices(received: ReceivedFile, as_json: bool) -> None:
+    """`arlink parse` of a remittance advice file: each advice and the invoices it pays."""
+    if as_json:
+        _print_json(
+            {"format": received.format, "advices": [advice_to_json(a) for a in received.advices]}
+        )
+        return
+    for advice in received.advices:
+        table = Table(
+            title=f"{received.format} {advice.document}  {advice.amount} {advice.amount.currency}"
+            f"  {advice.payment_date or ''}  payer {advice.payer_name or advice.payer_id or '-'}"
+        )
+        for column in ("invoice", "paid", "discount", "reason"):
+            table.add_column(column)
+        for line in advice.lines:
+            table.add_row(
+                line.invoice_ref,
+                str(line.amount_paid or ""),
+                str(line.discount or ""),
+                line.reason_code or "",
             )
         out.print(table)
 
@@ -379,7 +423,10 @@ def match(
         raise _fail("no bank file could be processed")
     # The [matching] policy of the config file when there is one; defaults otherwise.
     policy = loaded.config.matching.policy() if loaded else None
-    decisions = match_payments(found, open_invoices, known_customers, policy, advices=advices)
+    fx_rates = loaded.config.matching.fx_rates if loaded else None
+    decisions = match_payments(
+        found, open_invoices, known_customers, policy, fx_rates=fx_rates, advices=advices
+    )
     by_id = {payment.payment_id: payment for payment in found}
     app_rows, exc_rows = [], []
     for decision in decisions:

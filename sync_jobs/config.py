@@ -41,10 +41,21 @@ from mappings.odbc import OdbcMapping, OdbcMappingError
 from mappings.odoo import OdooMapping, OdooMappingError
 from mappings.salesforce import SalesforceMapping
 from mappings.soap import SoapMapping
+from sync_jobs.edi_cli import load_partner_profile
 from sync_jobs.secrets import Secret, SecretSourceError, read_secret
 
-STEP_NAMES = ("pull", "fetch", "parse", "match", "write-back")
-StepName = Literal["pull", "fetch", "parse", "match", "write-back"]
+STEP_NAMES = (
+    "pull", "fetch", "parse", "match", "write-back",
+    "edi-build", "edi-validate", "edi-deliver", "edi-acks",
+)  # fmt: skip
+StepName = Literal[
+    "pull", "fetch", "parse", "match", "write-back",
+    "edi-build", "edi-validate", "edi-deliver", "edi-acks",
+]  # fmt: skip
+# A job that names no steps does cash application; EDI steps are asked for by name.
+DEFAULT_STEPS = STEP_NAMES[:5]
+X12_VERSIONS = ("004010", "004010VICS", "005010", "005010VICS")
+EDIFACT_DIRECTORIES = ("D96A", "D01B")
 
 
 def _base_dir(info: ValidationInfo) -> Path:
@@ -112,12 +123,14 @@ class FilesBooksConfig(_Strict):
 
 
 class FolderSourceConfig(_Strict):
-    """Bank files dropped into a local folder; processed ones move to `processed`."""
+    """Bank files dropped into a local folder; processed ones move to `processed`, files
+    that do not parse to `quarantine`."""
 
     kind: Literal["folder"]
     path: ConfigPath
     pattern: str = "*"
     processed: ConfigPath | None = None
+    quarantine: ConfigPath | None = None
 
 
 class SftpSourceConfig(_Strict):
@@ -314,7 +327,8 @@ class JobConfig(_Strict):
 
     books: str
     sources: list[str] = Field(default_factory=list)
-    steps: list[StepName] = Field(default_factory=lambda: list(STEP_NAMES))
+    steps: list[StepName] = Field(default_factory=lambda: list(DEFAULT_STEPS))
+    edi_partner: str | None = None  # a [edi.partners.<name>]: whose invoices the EDI steps send
     schedule: Annotated[str | None, AfterValidator(_check_cron)] = None
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "UTC"
 
@@ -355,6 +369,11 @@ class MatchingConfig(_Strict):
     tie_policy: Literal["review", "oldest"] = "review"
     error_budget: float = Field(default=0.0005, ge=0, le=1)
     advice_date_window_days: int = Field(default=3, ge=0, le=60)
+    # Rates into the payments' currency (`EUR = "1.0842"`): an invoice in a currency named
+    # here may be paid in another, within `fx_tolerance`; others need the same currency.
+    fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], DecimalString] = Field(
+        default_factory=dict
+    )
 
     def policy(self) -> MatchPolicy:
         """The matcher's policy for these settings."""
@@ -449,6 +468,51 @@ class WebConfig(_Strict):
     session_secret: SecretValue | None = None
 
 
+class EdiPartnerConfig(_Strict):
+    """One EDI trading partner (README, "EDI in jobs"): the profile its invoices are checked
+    against, the envelope, whose invoices it gets, where they go and where answers come from.
+
+    Delivery and acknowledgments use a configured source (`deliver_to`, `acks_from`: a
+    [sources.<name>], folder or SFTP) or a local folder (`deliver_folder`, `acks_folder`).
+    """
+
+    profile: Annotated[str, AfterValidator(_shipped_or_path(load_partner_profile))] = "generic"
+    standard: Literal["x12", "edifact"] = "x12"
+    # X12: the GS08 version (X12_VERSIONS); EDIFACT: the directory (EDIFACT_DIRECTORIES).
+    version: str = "004010"
+    sender_qualifier: str = Field(default="ZZ", min_length=1, max_length=4)
+    sender_id: str = Field(min_length=1, max_length=35)
+    receiver_qualifier: str = Field(default="ZZ", min_length=1, max_length=4)
+    receiver_id: str = Field(min_length=1, max_length=35)
+    usage_indicator: Literal["P", "T"] = "P"
+    customers: list[str] = Field(min_length=1)
+    deliver_to: str | None = None
+    deliver_folder: ConfigPath | None = None
+    acks_from: str | None = None
+    acks_folder: ConfigPath | None = None
+    # Where this partner's numbering starts (a partner moved from another translator).
+    first_control_number: int = Field(default=1, ge=1, le=999_999_999)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EdiPartnerConfig:
+        versions = X12_VERSIONS if self.standard == "x12" else EDIFACT_DIRECTORIES
+        if self.version not in versions:
+            raise ValueError(
+                f"`version` for {self.standard} must be one of {versions}, found {self.version!r}"
+            )
+        if (self.deliver_to is None) == (self.deliver_folder is None):
+            raise ValueError("give exactly one of `deliver_to` (a source) or `deliver_folder`")
+        if self.acks_from is not None and self.acks_folder is not None:
+            raise ValueError("give at most one of `acks_from` (a source) or `acks_folder`")
+        return self
+
+
+class EdiConfig(_Strict):
+    """`[edi.partners.<name>]`: the trading partners jobs send invoices to."""
+
+    partners: dict[str, EdiPartnerConfig] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     """The whole `config.toml`."""
 
@@ -463,6 +527,7 @@ class Config(_Strict):
     retries: dict[StepName, RetryConfig] = Field(default_factory=dict)
     workers: WorkersConfig | None = None
     web: WebConfig = WebConfig()
+    edi: EdiConfig = EdiConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,6 +584,7 @@ def _cross_references(raw: dict[str, Any]) -> list[ConfigProblem]:
     books = raw.get("books") if isinstance(raw.get("books"), dict) else {}
     sources = raw.get("sources") if isinstance(raw.get("sources"), dict) else {}
     jobs = raw.get("jobs") if isinstance(raw.get("jobs"), dict) else {}
+    problems.extend(_edi_references(raw, sources))
     for name, job in jobs.items():
         if not isinstance(job, dict):
             continue
@@ -536,6 +602,45 @@ def _cross_references(raw: dict[str, Any]) -> list[ConfigProblem]:
                         f"jobs.{name}.sources.{index}", f"no [sources.{source}] (known: {known})"
                     )
                 )
+    return problems
+
+
+def _edi_references(raw: dict[str, Any], sources: dict[str, Any]) -> list[ConfigProblem]:
+    """EDI partners must name sources that exist; jobs must name partners that exist."""
+    edi = raw.get("edi") if isinstance(raw.get("edi"), dict) else {}
+    partners = edi.get("partners") if isinstance(edi.get("partners"), dict) else {}
+    problems = []
+    for name, partner in partners.items():
+        for key in ("deliver_to", "acks_from"):
+            source = partner.get(key) if isinstance(partner, dict) else None
+            if isinstance(source, str) and source not in sources:
+                known = ", ".join(sorted(sources)) or "none defined"
+                problems.append(
+                    ConfigProblem(
+                        f"edi.partners.{name}.{key}", f"no [sources.{source}] (known: {known})"
+                    )
+                )
+    jobs = raw.get("jobs") if isinstance(raw.get("jobs"), dict) else {}
+    for name, job in jobs.items():
+        partner = job.get("edi_partner") if isinstance(job, dict) else None
+        steps = job.get("steps") if isinstance(job, dict) else None
+        edi_steps = (
+            [s for s in steps if str(s).startswith("edi-")] if isinstance(steps, list) else []
+        )
+        if edi_steps and partner is None:
+            problems.append(
+                ConfigProblem(
+                    f"jobs.{name}.edi_partner",
+                    f"steps {edi_steps} need the partner whose invoices they send",
+                )
+            )
+        if isinstance(partner, str) and partner not in partners:
+            known = ", ".join(sorted(partners)) or "none defined"
+            problems.append(
+                ConfigProblem(
+                    f"jobs.{name}.edi_partner", f"no [edi.partners.{partner}] (known: {known})"
+                )
+            )
     return problems
 
 

@@ -28,8 +28,9 @@ from cash_application.matching import match_payments
 from cash_application.received_files import read_received_file
 from connectors.errors import RetryAttempt, RetryPolicy, retrying
 from mappings.records import Payment, RemittanceAdvice
-from sync_jobs import store
+from sync_jobs import steps, store
 from sync_jobs.config import Config, LoadedConfig
+from sync_jobs.edi_steps import edi_job
 from sync_jobs.ledger import runs
 from sync_jobs.ledger.audit import append_event
 from sync_jobs.ledger.locks import acquire_job_lock, release_job_lock
@@ -131,6 +132,8 @@ def job_context(
         report=report,
         policy=config.matching.policy(),
         advice_layout=config.remittance.csv_layout(),
+        fx_rates=config.matching.fx_rates,
+        edi=edi_job(config, job_name),
     )
 
 
@@ -389,9 +392,18 @@ def preview_job(
     with engine.connect() as conn:
         found.extend(store.undecided_payments(conn, list(ctx.sources)))
         advices.extend(store.unlinked_advices(conn, list(ctx.sources)))
-    invoices = ctx.books.pull_open_invoices(None)
-    customers = ctx.books.pull_customers(None)
-    decisions = match_payments(found, invoices, customers, ctx.policy, advices=advices)
+    batch = steps.read_books(ctx)
+    # The pull a run would do, in a transaction rolled back: the ledger's view of open
+    # amounts (less applications not yet confirmed) and what clerks taught the matcher.
+    with engine.connect() as conn, conn.begin() as transaction:
+        steps.store_books(ctx, conn, batch)
+        invoices = store.load_open_invoices(conn, ctx.books.name)
+        customers = store.load_customers(conn, ctx.books.name)
+        history = store.learned_history(conn, ctx.books.name)
+        transaction.rollback()
+    decisions = match_payments(
+        found, invoices, customers, ctx.policy, history, fx_rates=ctx.fx_rates, advices=advices
+    )
     summary.add_decisions(decisions)
     summary.seconds = time.perf_counter() - started
     return summary

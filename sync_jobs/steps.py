@@ -14,9 +14,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,11 +28,12 @@ from cash_application.policy import MatchPolicy
 from cash_application.received_files import read_received_file
 from cash_application.remittance_advices import DEFAULT_LAYOUT, CsvLayout
 from connectors.protocols import BooksHost, FileTransport
-from mappings.records import ApplicationWrite, ExceptionWrite
+from mappings.records import ApplicationWrite, Customer, ExceptionWrite, Invoice, Resolution
 from sync_jobs import store
+from sync_jobs.edi_steps import EDI_STEPS, EdiJob
 from sync_jobs.ledger.audit import AuditEvent, append_events
 from sync_jobs.ledger.locks import books_host_lock
-from sync_jobs.ledger.schema import applications, bank_files, exception_items
+from sync_jobs.ledger.schema import PULL_STREAMS, applications, bank_files, exception_items
 
 Counts = dict[str, int | dict[str, int]]
 
@@ -50,7 +52,9 @@ class JobContext:
     report: Callable[[str], None]
     actor: str = "arlink"
     policy: MatchPolicy | None = None  # [matching] in config.toml; None: the defaults
+    fx_rates: Mapping[str, Decimal] = field(default_factory=dict)  # [matching] fx_rates
     advice_layout: CsvLayout = DEFAULT_LAYOUT  # how CSV remittance advices are laid out
+    edi: EdiJob | None = None  # the job's trading partner (`edi_partner`), for the EDI steps
 
     def audit(self, conn: sa.Connection, event: str, subject: str, **payload: object) -> None:
         self.audit_many(conn, [(event, subject, payload)])
@@ -69,42 +73,101 @@ class JobContext:
         )
 
 
-def pull(ctx: JobContext) -> Counts:
-    """Pull customers and open invoices from the books host, and clerks' resolutions."""
-    customers = ctx.books.pull_customers(None)
-    invoices = ctx.books.pull_open_invoices(None)
-    resolutions = ctx.books.pull_resolutions(None)
+@dataclass(frozen=True, slots=True)
+class BooksBatch:
+    """What one pull read from the books host, and from when (None: the whole stream)."""
+
+    since: dict[str, datetime | None]
+    customers: list[Customer]
+    invoices: list[Invoice]
+    resolutions: list[Resolution]
+
+
+def read_books(ctx: JobContext) -> BooksBatch:
+    """Read each stream of the books host from its ledger cursor on (what changed since
+    the last pull) or, with no cursor (the first run, `arlink run --full`, a host that gives
+    no modification times), whole."""
+    host = ctx.books
+    with ctx.engine.connect() as conn:
+        cursors = store.load_pull_cursors(conn, host.name) if host.incremental else {}
+    since = {stream: cursors.get(stream) for stream in PULL_STREAMS}
+    return BooksBatch(
+        since,
+        host.pull_customers(since["customers"]),
+        host.pull_open_invoices(since["invoices"]),
+        host.pull_resolutions(since["resolutions"]),
+    )
+
+
+def store_books(ctx: JobContext, conn: sa.Connection, batch: BooksBatch) -> Counts:
+    """Store a batch in the ledger's copy of the books (merged, or replacing a whole
+    stream), close the exceptions clerks resolved, and move the cursors, all in `conn`'s
+    transaction: a crash before its commit reads the same window again, which is harmless."""
+    host, since = ctx.books.name, batch.since
+    at = ctx.now()
+    store.store_customers(conn, host, batch.customers, at, replace=since["customers"] is None)
+    still_open = store.store_invoices(
+        conn, host, batch.invoices, at, replace=since["invoices"] is None
+    )
     closed = 0
-    with ctx.engine.begin() as conn:
-        store.replace_books_snapshot(conn, ctx.books.name, customers, invoices, ctx.now())
-        for resolution in resolutions:
-            updated = conn.execute(
-                sa.update(exception_items)
-                .where(
-                    exception_items.c.payment_id == resolution.payment_id,
-                    exception_items.c.status == "open",
-                )
-                .values(
-                    status="resolved",
-                    resolved_at=ctx.now(),
-                    resolution={
-                        "action": resolution.action,
-                        "invoice_id": resolution.invoice_id,
-                        "amount": str(resolution.amount) if resolution.amount else None,
-                        "note": resolution.note,
-                    },
-                )
+    for resolution in batch.resolutions:
+        updated = conn.execute(
+            sa.update(exception_items)
+            .where(
+                exception_items.c.payment_id == resolution.payment_id,
+                exception_items.c.status == "open",
             )
-            if updated.rowcount:
-                closed += updated.rowcount
-                ctx.audit(
-                    conn, "exception_resolved", resolution.payment_id, action=resolution.action
-                )
-        ctx.audit(
-            conn, "books_pulled", ctx.books.name, customers=len(customers), invoices=len(invoices)
+            .values(
+                status="resolved",
+                resolved_at=at,
+                resolution={
+                    "action": resolution.action,
+                    "invoice_id": resolution.invoice_id,
+                    "amount": str(resolution.amount) if resolution.amount else None,
+                    "note": resolution.note,
+                },
+            )
         )
-    ctx.report(f"pulled {len(customers)} customers, {len(invoices)} open invoices")
-    return {"customers": len(customers), "open_invoices": len(invoices), "resolved": closed}
+        if updated.rowcount:
+            closed += updated.rowcount
+            ctx.audit(conn, "exception_resolved", resolution.payment_id, action=resolution.action)
+    streams: dict[str, Sequence[Customer | Invoice | Resolution]] = {
+        "customers": batch.customers,
+        "invoices": batch.invoices,
+        "resolutions": batch.resolutions,
+    }
+    for stream, records in streams.items():
+        store.advance_pull_cursor(
+            conn, host, stream, [r.modified for r in records], at=at, run_id=ctx.run_id
+        )
+    ctx.audit(
+        conn,
+        "books_pulled",
+        host,
+        customers=len(batch.customers),
+        invoices=len(batch.invoices),
+        since={stream: moment.isoformat() if moment else None for stream, moment in since.items()},
+    )
+    return {
+        "customers": len(batch.customers),
+        "invoices": len(batch.invoices),
+        "open_invoices": still_open,
+        "resolved": closed,
+    }
+
+
+def pull(ctx: JobContext) -> Counts:
+    """Pull customers, invoices and clerks' resolutions from the books host: what changed
+    since the last pull, merged into the ledger's copy (see `read_books`)."""
+    batch = read_books(ctx)
+    with ctx.engine.begin() as conn:
+        counts = store_books(ctx, conn, batch)
+    how = "changed" if any(batch.since.values()) else "all"
+    ctx.report(
+        f"pulled {how}: {counts['customers']} customers, {counts['invoices']} invoices "
+        f"({counts['open_invoices']} open)"
+    )
+    return counts
 
 
 def _inbox(ctx: JobContext, digest: str) -> Path:
@@ -122,19 +185,40 @@ def _write_once(path: Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
+# Where a recorded file goes at its source, by the outcome of its parse; a file not yet
+# parsed (`received`) stays in the inbox, so a bad file ends in quarantine at the bank too.
+AT_SOURCE = {"parsed": "processed", "quarantined": "quarantine"}
+
+
+def _leave_source(source: FileTransport, name: str, status: str) -> None:
+    """Move a parsed or quarantined file out of its source's inbox (a no-op when it has
+    left already)."""
+    if AT_SOURCE[status] == "quarantine":
+        source.quarantine(name)
+    else:
+        source.archive(name)
+
+
 def fetch(ctx: JobContext) -> Counts:
-    """Copy new bank files into the ledger's inbox, record their digest, then archive them
-    at the source. A file seen before (same digest, any name) is archived, not read again."""
+    """Copy new bank files into the ledger's inbox and record their digest; `parse_file`
+    moves each out of the source with its outcome. A file seen before (same digest, any
+    name) is not parsed again: it follows its first copy to the processed or quarantine
+    folder, or waits in the inbox while that copy is not parsed yet.
+
+    A crash anywhere leaves a file either unrecorded (it is fetched again), or recorded and
+    still at the source, `received` (the digest check recognises it; its parse moves it)."""
     received = duplicates = 0
     for source_name, source in ctx.sources.items():
         for name in source.list():
             data = source.fetch(name)
             digest = hashlib.sha256(data).hexdigest()
             with ctx.engine.begin() as conn:
-                seen = conn.scalar(
-                    sa.select(bank_files.c.name).where(bank_files.c.digest == digest)
-                )
-                if seen is None:
+                first = conn.execute(
+                    sa.select(bank_files.c.name, bank_files.c.source, bank_files.c.status).where(
+                        bank_files.c.digest == digest
+                    )
+                ).first()
+                if first is None:
                     _write_once(_inbox(ctx, digest), data)
                     conn.execute(
                         sa.insert(bank_files).values(
@@ -149,15 +233,27 @@ def fetch(ctx: JobContext) -> Counts:
                     )
                     ctx.audit(conn, "file_received", digest, name=name, source=source_name)
                     received += 1
-                else:
-                    ctx.audit(conn, "file_duplicate", digest, name=name, first_name=seen)
-                    duplicates += 1
-            # Archived only once recorded: a crash before this line re-lists the file,
-            # and the digest check above recognises it.
-            source.archive(name)
-            ctx.report(
-                f"fetched {name} from {source_name}" + ("" if seen is None else " (seen before)")
-            )
+                    ctx.report(f"fetched {name} from {source_name}")
+                    continue
+                if first.status == "received":
+                    ctx.report(f"{name} in {source_name}: recorded, waits for its parse")
+                    continue
+                # A parsed file left its inbox before its outcome committed: this is the
+                # bank delivering it again (under this or another name).
+                ctx.audit(
+                    conn,
+                    "file_duplicate",
+                    digest,
+                    name=name,
+                    source=source_name,
+                    first_name=first.name,
+                    at_source=AT_SOURCE[first.status],
+                )
+                duplicates += 1
+            # Moved once recorded: a crash before this line re-lists it, and the digest
+            # check above recognises it.
+            _leave_source(source, name, first.status)
+            ctx.report(f"moved {name} (seen before) to {AT_SOURCE[first.status]} in {source_name}")
     return {"files_received": received, "files_duplicate": duplicates}
 
 
@@ -191,48 +287,76 @@ def parse(ctx: JobContext) -> Counts:
 
 
 def parse_file(ctx: JobContext, digest: str) -> dict[str, int]:
-    """Parse one received file into payments, or quarantine it; files are independent, so
-    workers parse them in parallel (`sync_jobs.workers`).
+    """Parse one received file into payments, or quarantine it, then move it at its source
+    into the processed or quarantine folder; files are independent, so workers parse them
+    in parallel (`sync_jobs.workers`).
 
     The file's row, locked for the whole transaction, is the claim: a second worker given
     the same file waits for the first to commit, then finds it no longer `received` (the
     lock re-reads the row), so a file is parsed and recorded once, and when this returns
     the file is no longer being parsed anywhere. A worker that dies mid-parse loses its
     connection, the database drops the lock with the transaction, and the file is still
-    `received` for the next try. All counts are 0 when the file was not this call's to parse.
+    `received` for the next try. The file is moved at its source before the outcome
+    commits (the audit event names the folder, `at_source`): dying in between leaves it
+    `received`, and the retry parses the ledger's copy again and finds it moved already.
+    All counts are 0 when the file was not this call's to parse.
     """
     counts = parse_counts()
+    error: BankFileError | None = None
     with ctx.engine.begin() as conn:
-        name = conn.scalar(
-            sa.select(bank_files.c.name)
+        row = conn.execute(
+            sa.select(bank_files.c.name, bank_files.c.source)
             .where(bank_files.c.digest == digest, bank_files.c.status == "received")
             .with_for_update()
-        )
-        if name is None:
+        ).first()
+        if row is None:
             return counts
+        name, source_name = row
         data = _inbox(ctx, digest).read_bytes()
         try:
             received = read_received_file(data, name, file_digest=digest, layout=ctx.advice_layout)
         except BankFileError as exc:
+            error = exc
             _write_once(ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}", data)
             conn.execute(
                 sa.update(bank_files)
                 .where(bank_files.c.digest == digest)
                 .values(status="quarantined", quarantine_reason=str(exc), parsed_at=ctx.now())
             )
-            ctx.audit(conn, "file_quarantined", digest, name=name, reason=str(exc))
-            ctx.report(f"quarantined {name}: {exc}")
-            counts["files_quarantined"] = 1
-            return counts
-        added = store.insert_payments(conn, received.payments, ctx.run_id)
-        added_advices = store.insert_advices(conn, received.advices, ctx.run_id)
-        conn.execute(
-            sa.update(bank_files)
-            .where(bank_files.c.digest == digest)
-            .values(status="parsed", format=received.format, parsed_at=ctx.now())
-        )
-        what = {"advices": added_advices} if received.advices else {"payments": added}
-        ctx.audit(conn, "file_parsed", digest, name=name, format=received.format, **what)
+            ctx.audit(
+                conn,
+                "file_quarantined",
+                digest,
+                name=name,
+                reason=str(exc),
+                at_source=AT_SOURCE["quarantined"],
+            )
+        else:
+            added = store.insert_payments(conn, received.payments, ctx.run_id)
+            added_advices = store.insert_advices(conn, received.advices, ctx.run_id)
+            conn.execute(
+                sa.update(bank_files)
+                .where(bank_files.c.digest == digest)
+                .values(status="parsed", format=received.format, parsed_at=ctx.now())
+            )
+            what = {"advices": added_advices} if received.advices else {"payments": added}
+            ctx.audit(
+                conn,
+                "file_parsed",
+                digest,
+                name=name,
+                format=received.format,
+                at_source=AT_SOURCE["parsed"],
+                **what,
+            )
+        # A source dropped from the job since the file arrived keeps it: nothing to move.
+        source = ctx.sources.get(source_name)
+        if source is not None:
+            _leave_source(source, name, "parsed" if error is None else "quarantined")
+    if error is not None:
+        ctx.report(f"quarantined {name}: {error}")
+        counts["files_quarantined"] = 1
+        return counts
     found = (
         f"{len(received.advices)} remittance advice(s)"
         if received.advices
@@ -251,7 +375,9 @@ def match(ctx: JobContext) -> Counts:
         invoices = store.load_open_invoices(conn, ctx.books.name)
         customers = store.load_customers(conn, ctx.books.name)
         advices = store.unlinked_advices(conn, list(ctx.sources))
-    book = build_book(invoices, customers, ctx.policy)
+        # What clerks taught (payer aliases, bank accounts) counts from the next run on.
+        history = store.learned_history(conn, ctx.books.name)
+    book = build_book(invoices, customers, ctx.policy, history, fx_rates=ctx.fx_rates)
     decisions = decide_payments(payments, book, advices)
     links = sorted(book.advice_links.values(), key=lambda link: link.payment_id)
     outcomes: dict[str, int] = {}
@@ -409,4 +535,6 @@ STEPS: dict[str, Callable[[JobContext], Counts]] = {
     "parse": parse,
     "match": _per_books_host(match),
     "write-back": _per_books_host(write_back),
+    # The EDI steps write EDI statuses into the books host beside write-back's writes.
+    **{name: _per_books_host(step) for name, step in EDI_STEPS.items()},
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cash_application.payer import History
 from mappings.money import Money
 from mappings.records import (
     Application,
@@ -31,12 +32,14 @@ from mappings.records import (
 )
 from sync_jobs.ledger.schema import (
     applications,
+    audit_log,
     bank_files,
     customers,
     decisions,
     exception_items,
     invoices,
     payments,
+    pull_cursors,
     remittance_advices,
 )
 
@@ -56,73 +59,138 @@ def _minor(money: Money | None) -> int:
 # -- books snapshot ------------------------------------------------------------------
 
 
-def replace_books_snapshot(
+def load_pull_cursors(conn: sa.Connection, host: str) -> dict[str, datetime]:
+    """Where the next pull of each stream of `host` starts (the host's modification time);
+    a stream without one (never pulled, or a host that gives none) is pulled whole."""
+    rows = conn.execute(
+        sa.select(pull_cursors.c.stream, pull_cursors.c.modified_at).where(
+            pull_cursors.c.host == host, pull_cursors.c.modified_at.is_not(None)
+        )
+    )
+    return {row.stream: row.modified_at for row in rows}
+
+
+def advance_pull_cursor(
     conn: sa.Connection,
     host: str,
-    pulled_customers: Sequence[Customer],
-    open_invoices: Sequence[Invoice],
+    stream: str,
+    modified: Iterable[datetime | None],
+    *,
     at: datetime,
+    run_id: str,
 ) -> None:
-    """Store a full pull: these customers and open invoices; earlier ones not in it are closed."""
-    conn.execute(sa.delete(customers).where(customers.c.host == host))
-    if pulled_customers:
-        conn.execute(
-            sa.insert(customers),
-            [
-                {
-                    "host": host,
-                    "customer_id": c.customer_id,
-                    "name": c.name,
-                    "parent_id": c.parent_id,
-                    "aliases": list(c.aliases),
-                    "bank_accounts": list(c.bank_accounts),
-                    "payment_terms": c.payment_terms,
-                    "pulled_at": at,
-                }
-                for c in pulled_customers
-            ],
-        )
-    conn.execute(
-        sa.update(invoices)
-        .where(invoices.c.host == host, invoices.c.status == "open")
-        .values(status="closed", open_minor=0, pulled_at=at)
-    )
-    known = set(conn.scalars(sa.select(invoices.c.invoice_id).where(invoices.c.host == host)))
-    rows = [
-        {
-            "b_invoice_id": invoice.invoice_id,
-            "number": invoice.number,
-            "customer_id": invoice.customer_id,
-            "currency": invoice.currency,
-            "total_minor": invoice.total.minor,
-            "open_minor": invoice.open_amount.minor,
-            "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date,
-            "po_number": invoice.po_number,
-            "discount_terms": invoice.discount_terms,
-            "status": "open",
-            "pulled_at": at,
-        }
-        for invoice in open_invoices
+    """Move the stream's cursor to the latest modification time among the pulled records
+    (never back). Call it in the transaction that stores them: a pull that dies before
+    commit keeps the old cursor and reads the same window again."""
+    key = (pull_cursors.c.host == host, pull_cursors.c.stream == stream)
+    old = conn.execute(sa.select(pull_cursors.c.modified_at).where(*key)).first()
+    times = [moment for moment in modified if moment is not None]
+    if old is not None and old.modified_at is not None:
+        times.append(old.modified_at)
+    values = {"modified_at": max(times, default=None), "pulled_at": at, "run_id": run_id}
+    if old is None:
+        conn.execute(sa.insert(pull_cursors).values(host=host, stream=stream, **values))
+    else:
+        conn.execute(sa.update(pull_cursors).where(*key).values(values))
+
+
+def forget_pull_cursors(conn: sa.Connection, host: str) -> None:
+    """Make the next pull of `host` read everything and replace the snapshot (`--full`)."""
+    conn.execute(sa.delete(pull_cursors).where(pull_cursors.c.host == host))
+
+
+def _upsert(
+    conn: sa.Connection, table: sa.Table, host: str, id_column: str, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Insert or update these rows (keyed by host and `id_column`), in two batched
+    statements rather than one round trip per row."""
+    if not rows:
+        return
+    # The host's ids, not an IN list of the batch's: a whole pull may exceed the drivers'
+    # parameter limits.
+    known = set(conn.scalars(sa.select(table.c[id_column]).where(table.c.host == host)))
+    updates = [
+        {**{k: v for k, v in row.items() if k != id_column}, "b_id": row[id_column]}
+        for row in rows
+        if row[id_column] in known
     ]
-    # Two batched statements, not one round trip per invoice.
-    updates = [row for row in rows if row["b_invoice_id"] in known]
     if updates:
-        columns = [name for name in rows[0] if name != "b_invoice_id"]
+        columns = [name for name in rows[0] if name != id_column]
         conn.execute(
-            sa.update(invoices)
-            .where(invoices.c.host == host, invoices.c.invoice_id == sa.bindparam("b_invoice_id"))
+            sa.update(table)
+            .where(table.c.host == host, table.c[id_column] == sa.bindparam("b_id"))
             .values({name: sa.bindparam(name) for name in columns}),
             updates,
         )
-    inserts = [
-        {**{k: v for k, v in row.items() if k != "b_invoice_id"}, "host": host,
-         "invoice_id": row["b_invoice_id"]}
-        for row in rows
-        if row["b_invoice_id"] not in known
-    ]  # fmt: skip
+    inserts = [{**row, "host": host} for row in rows if row[id_column] not in known]
     if inserts:
-        conn.execute(sa.insert(invoices), inserts)
+        conn.execute(sa.insert(table), inserts)
+
+
+def store_customers(
+    conn: sa.Connection, host: str, pulled: Sequence[Customer], at: datetime, *, replace: bool
+) -> None:
+    """Store pulled customers: all of them (`replace`: customers not in the pull are
+    dropped) or those changed since the last pull (merged into the snapshot)."""
+    if replace:
+        conn.execute(sa.delete(customers).where(customers.c.host == host))
+    # The host may list a customer twice in one window (paged by modification time).
+    latest = {c.customer_id: c for c in pulled}
+    _upsert(
+        conn,
+        customers,
+        host,
+        "customer_id",
+        [
+            {
+                "customer_id": c.customer_id,
+                "name": c.name,
+                "parent_id": c.parent_id,
+                "aliases": list(c.aliases),
+                "bank_accounts": list(c.bank_accounts),
+                "payment_terms": c.payment_terms,
+                "pulled_at": at,
+            }
+            for c in latest.values()
+        ],
+    )
+
+
+def store_invoices(
+    conn: sa.Connection, host: str, pulled: Sequence[Invoice], at: datetime, *, replace: bool
+) -> int:
+    """Store pulled invoices and return how many are open. With `replace` the pull is the
+    whole open set and every earlier open invoice not in it is closed; otherwise it holds
+    the invoices changed since the last pull, and one that came back paid (closed, or open
+    amount 0) leaves the open set."""
+    if replace:
+        conn.execute(
+            sa.update(invoices)
+            .where(invoices.c.host == host, invoices.c.status == "open")
+            .values(status="closed", open_minor=0, pulled_at=at)
+        )
+    latest = {invoice.invoice_id: invoice for invoice in pulled}
+    rows = []
+    for invoice in latest.values():
+        is_open = invoice.status == "open" and invoice.open_amount.minor > 0
+        rows.append(
+            {
+                "invoice_id": invoice.invoice_id,
+                "number": invoice.number,
+                "customer_id": invoice.customer_id,
+                "currency": invoice.currency,
+                "total_minor": invoice.total.minor,
+                "open_minor": invoice.open_amount.minor if is_open else 0,
+                "issue_date": invoice.issue_date,
+                "due_date": invoice.due_date,
+                "po_number": invoice.po_number,
+                "discount_terms": invoice.discount_terms,
+                "status": "open" if is_open else "closed",
+                "pulled_at": at,
+            }
+        )
+    _upsert(conn, invoices, host, "invoice_id", rows)
+    return sum(row["status"] == "open" for row in rows)
 
 
 def load_customers(conn: sa.Connection, host: str) -> list[Customer]:
@@ -140,10 +208,23 @@ def load_customers(conn: sa.Connection, host: str) -> list[Customer]:
     ]
 
 
-def load_open_invoices(conn: sa.Connection, host: str) -> list[Invoice]:
-    """Open invoices as the matcher must see them: the host's open amount less what the
-    ledger has applied but not yet confirmed in the host."""
-    unconfirmed = (
+def open_invoices(
+    conn: sa.Connection, host: str, invoice_ids: Sequence[str] | None = None
+) -> dict[str, Invoice]:
+    """Open invoices (these, or all with None) as open now, by id in id order: the host's
+    open amount at the invoice's last pull less every application that pull could not
+    have seen. One is seen once confirmed in the host before the pull; one pending, only
+    written, or confirmed since is not, so matching twice between pulls (or a clerk acting
+    on a snapshot that write-back has overtaken) never applies the same open amount twice.
+    """
+    if invoice_ids is not None and not invoice_ids:
+        return {}
+    seen_by_pull = sa.exists().where(
+        audit_log.c.subject == applications.c.idempotency_key,
+        audit_log.c.event == "application_confirmed",
+        audit_log.c.at < invoices.c.pulled_at,
+    )
+    unseen_query = (
         sa.select(
             applications.c.invoice_id,
             # PostgreSQL's SUM of BIGINT is NUMERIC (a Decimal in Python): cast it back.
@@ -156,35 +237,86 @@ def load_open_invoices(conn: sa.Connection, host: str) -> list[Invoice]:
                 sa.BigInteger,
             ).label("minor"),
         )
-        .where(applications.c.host == host, applications.c.writeback_status != "confirmed")
+        .join(
+            invoices,
+            sa.and_(
+                invoices.c.host == applications.c.host,
+                invoices.c.invoice_id == applications.c.invoice_id,
+            ),
+        )
+        .where(
+            applications.c.host == host,
+            invoices.c.status == "open",
+            sa.or_(applications.c.writeback_status != "confirmed", ~seen_by_pull),
+        )
         .group_by(applications.c.invoice_id)
-        .subquery()
     )
+    query = sa.select(invoices).where(invoices.c.host == host, invoices.c.status == "open")
+    if invoice_ids is not None:
+        unseen_query = unseen_query.where(applications.c.invoice_id.in_(list(invoice_ids)))
+        query = query.where(invoices.c.invoice_id.in_(list(invoice_ids)))
+    unseen = unseen_query.subquery()
     rows = conn.execute(
-        sa.select(invoices, sa.func.coalesce(unconfirmed.c.minor, 0).label("pending_minor"))
-        .outerjoin(unconfirmed, unconfirmed.c.invoice_id == invoices.c.invoice_id)
-        .where(invoices.c.host == host, invoices.c.status == "open")
+        query.add_columns(sa.func.coalesce(unseen.c.minor, 0).label("unseen_minor"))
+        .outerjoin(unseen, unseen.c.invoice_id == invoices.c.invoice_id)
         .order_by(invoices.c.invoice_id)
     )
-    result = []
-    for row in rows:
-        remaining = row.open_minor - row.pending_minor
-        if remaining <= 0:
-            continue
-        result.append(
-            Invoice(
-                invoice_id=row.invoice_id,
-                number=row.number,
-                customer_id=row.customer_id,
-                total=Money(row.total_minor, row.currency),
-                open_amount=Money(remaining, row.currency),
-                issue_date=row.issue_date,
-                due_date=row.due_date,
-                po_number=row.po_number,
-                discount_terms=row.discount_terms,
+    return {
+        row.invoice_id: Invoice(
+            invoice_id=row.invoice_id,
+            number=row.number,
+            customer_id=row.customer_id,
+            total=Money(row.total_minor, row.currency),
+            open_amount=Money(row.open_minor - row.unseen_minor, row.currency),
+            issue_date=row.issue_date,
+            due_date=row.due_date,
+            po_number=row.po_number,
+            discount_terms=row.discount_terms,
+        )
+        for row in rows
+        if row.open_minor > row.unseen_minor
+    }
+
+
+def load_open_invoices(conn: sa.Connection, host: str) -> list[Invoice]:
+    """Every open invoice as the matcher must see it (`open_invoices`)."""
+    return list(open_invoices(conn, host).values())
+
+
+def learned_history(conn: sa.Connection, host: str) -> History:
+    """What clerks' applications teach the matcher: for each resolved item applied to an
+    invoice, the payer name and account as the bank gave them and the invoice's customer.
+    Resolutions pulled from the host and those made on the web page count alike."""
+    rows = conn.execute(
+        sa.select(payments.c.payer_name, payments.c.payer_account, exception_items.c.resolution)
+        .join(payments, payments.c.payment_id == exception_items.c.payment_id)
+        .where(exception_items.c.host == host, exception_items.c.status == "resolved")
+        .order_by(exception_items.c.id)
+    ).all()
+    applied = [
+        (row.payer_name or "", row.payer_account or "", row.resolution.get("invoice_id"))
+        for row in rows
+        if row.resolution
+        and row.resolution.get("action") == "apply"
+        and (row.payer_name or row.payer_account)
+    ]
+    owners = dict(
+        conn.execute(
+            sa.select(invoices.c.invoice_id, invoices.c.customer_id).where(
+                invoices.c.host == host,
+                invoices.c.invoice_id.in_(sorted({i for _, _, i in applied if i})),
+            )
+        ).all()
+    )
+    return History(
+        tuple(
+            dict.fromkeys(
+                (name, account, owners[invoice_id])
+                for name, account, invoice_id in applied
+                if invoice_id in owners
             )
         )
-    return result
+    )
 
 
 # -- payments ------------------------------------------------------------------------

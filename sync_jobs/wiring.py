@@ -149,7 +149,9 @@ BOOKS_KINDS: dict[str, Callable[[str, Any], BooksHost]] = {
     "salesforce": _salesforce_books,
 }
 SOURCE_KINDS: dict[str, Callable[[str, Any], FileTransport]] = {
-    "folder": lambda name, spec: FolderTransport(name, spec.path, spec.pattern, spec.processed),
+    "folder": lambda name, spec: FolderTransport(
+        name, spec.path, spec.pattern, spec.processed, spec.quarantine
+    ),
     "sftp": _sftp_source,
 }
 

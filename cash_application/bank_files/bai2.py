@@ -45,7 +45,7 @@ from cash_application.bank_files import builders
 from cash_application.bank_files.bai2_codes import TypeCodeError, detail_direction
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
-from cash_application.bank_files.remittance_text import remittance_values
+from cash_application.bank_files.remittance_text import remittance_values, rmr_amounts
 from cash_application.bank_files.streaming import (
     BLOCK_BYTES,
     FileSummary,
@@ -254,11 +254,18 @@ def _statements(
             payer_name, payer_account, remittance, invoice_refs, end_to_end_id = extract(
                 detail_text, continuations, direction is credit
             )
+            # Invoice references come from RMR segments only, which may carry amounts.
+            invoice_amounts = (
+                rmr_amounts(" ".join(filter(None, (detail_text, *continuations))), currency)
+                if invoice_refs
+                else ()
+            )
             transactions.append(
                 new_transaction(
                     new_money(minor, currency), direction, p_first, p_last, value_date, as_of,
                     type_code, bank_ref.strip() or None, customer_ref.strip() or None,
                     end_to_end_id, payer_name, payer_account, remittance, invoice_refs, False,
+                    True, None, invoice_amounts,
                 )
             )  # fmt: skip
         elif p_code == "03,":

@@ -9,9 +9,10 @@ come from the BAI Cash Management Balance Reporting Specifications, version 2,
     100      total credits            101-399  credit summary and detail
     400      total debits             401-699  debit summary and detail
     700-799  loan codes (701-709 status, 720-728 credits, 760 debit)
-    890      contains non-monetary information
+    890      contains non-monetary information (no direction: refused in a 16 record)
     900-919  customised status codes
     920-959  customised credit codes  960-999  customised debit codes
+             (each listed, described as bank-defined)
 
 Banks also publish their own codes inside 100-699; those keep the direction of
 their range even when this table has no description for them.
@@ -513,6 +514,15 @@ _SPEC_TABLE = """\
 890 detail  Contains Non-monetary Information
 """
 
+# The spec reserves 900-999 for codes each bank defines with its customers: listed by
+# range, so every code a bank may send has a description, and its direction is the
+# range's (a bank's own name for a code is in its documentation, not in the file).
+_CUSTOM_RANGES = (
+    (900, 919, "status", "Customized Status Code (bank-defined)"),
+    (920, 959, "detail", "Customized Credit Code (bank-defined)"),
+    (960, 999, "detail", "Customized Debit Code (bank-defined)"),
+)
+
 
 def _range_direction(code: int) -> Literal["credit", "debit"] | None:
     """Direction the spec gives a code by its range alone (None: no direction)."""
@@ -529,6 +539,10 @@ def _load_table() -> dict[str, TypeCode]:
         code, level, description = row.split(maxsplit=2)
         assert level in ("status", "summary", "detail"), row
         table[code] = TypeCode(code, _range_direction(int(code)), level, description)  # type: ignore[arg-type]
+    for first, last, level, description in _CUSTOM_RANGES:
+        for number in range(first, last + 1):
+            code = f"{number:03d}"
+            table[code] = TypeCode(code, _range_direction(number), level, description)  # type: ignore[arg-type]
     return table
 
 

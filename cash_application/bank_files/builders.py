@@ -23,7 +23,7 @@ from mappings.money import Money
 _TRANSACTION_FIELDS = (
     "amount", "direction", "first_line", "last_line", "value_date", "entry_date", "type_code",
     "bank_reference", "customer_reference", "end_to_end_id", "payer_name", "payer_account",
-    "remittance", "invoice_refs", "reversal", "booked",
+    "remittance", "invoice_refs", "reversal", "booked", "ultimate_payer", "invoice_amounts",
 )  # fmt: skip
 _SLOTS_MATCH = tuple(f.name for f in dataclasses.fields(Transaction)) == _TRANSACTION_FIELDS and (
     tuple(f.name for f in dataclasses.fields(Money)) == ("minor", "currency")
@@ -39,7 +39,7 @@ def _slot_setter(cls: type, name: str) -> _Setter:
 def _transaction_builder() -> Callable[..., Transaction]:
     """A function building a `Transaction` through its slots (closure cells are fast)."""
     new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15 = (
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15, s16, s17 = (
         _slot_setter(Transaction, name) for name in _TRANSACTION_FIELDS
     )
 
@@ -60,6 +60,8 @@ def _transaction_builder() -> Callable[..., Transaction]:
         invoice_refs: tuple[str, ...],
         reversal: bool,
         booked: bool = True,
+        ultimate_payer: str | None = None,
+        invoice_amounts: tuple[tuple[str, Money], ...] = (),
     ) -> Transaction:
         txn: Transaction = new(Transaction)
         s0(txn, amount)
@@ -78,6 +80,8 @@ def _transaction_builder() -> Callable[..., Transaction]:
         s13(txn, invoice_refs)
         s14(txn, reversal)
         s15(txn, booked)
+        s16(txn, ultimate_payer)
+        s17(txn, invoice_amounts)
         return txn
 
     return build

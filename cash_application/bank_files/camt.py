@@ -22,9 +22,12 @@ transaction, then its `Ntry`):
     customer_reference  Refs/ChqNb, Refs/InstrId
     end_to_end_id       Refs/EndToEndId (no reference is "NOTPROVIDED")
     payer (credits)     RltdPties/Dbtr[/Pty]/Nm, else UltmtDbtr[/Pty]/Nm; DbtrAcct/Id
+    ultimate_payer      RltdPties/UltmtDbtr[/Pty]/Nm (credits)
     remittance          RmtInf/Ustrd (each), Strd/AddtlRmtInf; else AddtlTxInf;
                         else Ntry/AddtlNtryInf
     invoice_refs        RmtInf/Strd/CdtrRefInf/Ref (RF references), Strd/RfrdDocInf/Nb
+    invoice_amounts     Strd/RfrdDocAmt/RmtdAmt, else DuePyblAmt, for the one document
+                        (RfrdDocInf/Nb, else CdtrRefInf/Ref) of its `Strd`
     reversal            Ntry/RvslInd (CdtDbtInd is the reversal's own direction)
 
 Integrity (on by default): where a statement has an opening (`OPBD`, else `PRCD`)
@@ -146,9 +149,13 @@ class _Detail(NamedTuple):
     payer_account: str | None
     remittance: str
     invoice_refs: tuple[str, ...]
+    ultimate_payer: str | None = None
+    invoice_amounts: tuple[tuple[str, Money], ...] = ()
 
 
 _NO_DETAIL = _Detail(None, None, 0, 0, None, None, None, None, None, None, None, "", ())
+# RfrdDocAmt's amounts that say what is paid for the document, in order of preference.
+_REFERRED_AMOUNTS = ("RmtdAmt", "DuePyblAmt")
 
 
 class _Reader:
@@ -551,6 +558,8 @@ class _Reader:
             invoice_refs=detail.invoice_refs,
             reversal=reversal,
             booked=booked,
+            ultimate_payer=detail.ultimate_payer if credit else None,
+            invoice_amounts=detail.invoice_amounts,
         )
 
     def _check_batch(
@@ -592,6 +601,7 @@ class _Reader:
         payer_name = payer_account = ultimate_name = None
         texts: list[str] = []
         refs: list[str] = []
+        amounts: list[tuple[str, Money]] = []
         extra = ""
         for child in tx:
             local = child.tag[len(ns) :]
@@ -633,7 +643,7 @@ class _Reader:
                         ident = self._child(party, "Id")
                         payer_account = None if ident is None else self._account_id(ident)
             elif local == "RmtInf":
-                self._read_remittance(child, texts, refs)
+                self._read_remittance(child, texts, refs, amounts)
             elif local == "AddtlTxInf":
                 extra = _text(child) or ""
         # The amount in the entry's (the account's) currency, else the first one given.
@@ -656,10 +666,15 @@ class _Reader:
             payer_account=payer_account,
             remittance=" ".join(texts) or extra,
             invoice_refs=tuple(dict.fromkeys(refs)),
+            ultimate_payer=ultimate_name,
+            invoice_amounts=tuple(dict(amounts).items()),
         )
 
-    def _read_remittance(self, rmt: Any, texts: list[str], refs: list[str]) -> None:
-        """`RmtInf`: each `Ustrd` is text; each `Strd` gives references and its `AddtlRmtInf`."""
+    def _read_remittance(
+        self, rmt: Any, texts: list[str], refs: list[str], amounts: list[tuple[str, Money]]
+    ) -> None:
+        """`RmtInf`: each `Ustrd` is text; each `Strd` gives references, the amount referred
+        to (`RfrdDocAmt`) when it names one document, and its `AddtlRmtInf`."""
         ns = self.ns
         for part in rmt:
             local = part.tag[len(ns) :]
@@ -668,20 +683,40 @@ class _Reader:
                 if text:
                     texts.append(text)
             elif local == "Strd":
+                documents: list[str] = []
+                creditor_refs: list[str] = []
+                referred: Money | None = None
                 for block in part:
                     name = block.tag[len(ns) :]
                     if name == "CdtrRefInf":
                         ref = _text(self._child(block, "Ref"))
                         if ref:
                             refs.append(ref)
+                            creditor_refs.append(ref)
                     elif name == "RfrdDocInf":
                         number = _text(self._child(block, "Nb"))
                         if number:
                             refs.append(number)
+                            documents.append(number)
+                    elif name == "RfrdDocAmt":
+                        referred = self._referred_amount(block)
                     elif name == "AddtlRmtInf":
                         text = _text(block)
                         if text:
                             texts.append(text)
+                # An amount for several documents cannot be split: it stays unassigned.
+                named = documents or creditor_refs
+                if referred is not None and len(named) == 1:
+                    amounts.append((named[0], referred))
+
+    def _referred_amount(self, amounts: Any) -> Money | None:
+        """`RfrdDocAmt`: the remitted amount, else the amount due."""
+        for local in _REFERRED_AMOUNTS:
+            element = self._child(amounts, local)
+            if element is not None:
+                amount = self._amount(element, f"RfrdDocAmt/{local}")
+                return Money(amount.minor, amount.currency)
+        return None
 
     def _party_name(self, party: Any) -> str | None:
         """`Nm` of a party (PartyIdentification), or of its `Pty` (.08+ Party40Choice)."""
@@ -832,6 +867,8 @@ def _joined(details: list[_Detail]) -> _Detail:
         payer_account=common([d.payer_account for d in details]),
         remittance=" ".join(d.remittance for d in details if d.remittance),
         invoice_refs=tuple(dict.fromkeys(ref for d in details for ref in d.invoice_refs)),
+        ultimate_payer=common([d.ultimate_payer for d in details]),
+        invoice_amounts=tuple(dict(a for d in details for a in d.invoice_amounts).items()),
     )
 
 

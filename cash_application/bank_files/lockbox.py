@@ -25,17 +25,19 @@ date: the deposit date, no balances) and one credit `Transaction` per check:
     remittance      the overflow records' text, one record per line ("; " joined)
     invoice_refs    the invoice numbers of the overflow records (and record 6's
                     invoice field, when the layout has one)
+    invoice_amounts the overflow records' invoice amounts, where the layout has them
 
 Batch totals (7), lockbox totals (8) and the record count (9) are checked in
 integer minor units (bai-lockbox converts to float and rejects valid files with
-cents); a disagreement raises `BankFileIntegrityError`, a malformed record
-`BankFileSyntaxError`, both naming the file, the 1-based line and the field.
+cents); so are batch numbers: every check of a batch carries the batch's number, its
+total `7` too (where the layout has the field), and within a lockbox batch numbers
+ascend (so none repeats). A disagreement raises `BankFileIntegrityError`, a malformed
+record `BankFileSyntaxError`, both naming the file, the 1-based line and the field.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +57,7 @@ from cash_application.bank_files.streaming import (
     hold,
 )
 from mappings.money import Money, MoneyError, currency_exponent
+from mappings.toml_file import read_toml
 
 FORMAT = "lockbox"
 DEFAULT_LAYOUT_PATH = Path(mappings.__file__).parent / "lockbox" / "default.toml"
@@ -117,12 +120,7 @@ class LockboxLayout:
     def load(cls, path: Path | None = None) -> LockboxLayout:
         """Read a layout file (default: the shipped `default.toml`)."""
         source = path or DEFAULT_LAYOUT_PATH
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise LockboxLayoutError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise LockboxLayoutError(f"{source}: {exc}") from None
+        raw = read_toml(source, LockboxLayoutError)
         return cls.from_dict(raw, source=str(source))
 
     @classmethod
@@ -246,6 +244,7 @@ class _Check:
     payer_name: str | None
     texts: list[str]
     invoices: list[str]
+    amounts: list[tuple[str, Money]]
     expect_more: bool = False  # the last overflow said more follows
     overflows: int = 0
 
@@ -265,6 +264,10 @@ class _Reader:
         self.deposit_date: date | None = None
         self.batch_count = self.batch_total = 0
         self.lockbox_count = self.lockbox_total = 0
+        # The open batch's number and the line that opened it; the lockbox's last batch.
+        self.batch: str | None = None
+        self.batch_line = 0
+        self.last_batch: tuple[str, int] | None = None
         records = layout.records
         # The fields of the detail and overflow records, most of the file, looked up once.
         self._detail_spans = tuple(
@@ -341,6 +344,7 @@ class _Reader:
         self.deposit_date = self._date(line, lineno, "5", "deposit_date", self.layout.date_format)
         self.transactions = []
         self.batch_count = self.batch_total = self.lockbox_count = self.lockbox_total = 0
+        self.batch = self.last_batch = None
 
     def _detail(self, line: str, lineno: int) -> None:
         (
@@ -348,6 +352,8 @@ class _Reader:
             date_span, remitter_span, invoice_span,
         ) = self._detail_spans  # fmt: skip
         batch = _digits_at(line, batch_span) or self._digits(line, lineno, "6", "batch")
+        if batch != self.batch and self.check_integrity:
+            self._open_batch(batch, lineno)
         item = _digits_at(line, item_span) or self._digits(line, lineno, "6", "item")
         amount = int(_digits_at(line, amount_span) or self._digits(line, lineno, "6", "amount"))
         routing = _text_at(line, routing_span)
@@ -367,7 +373,7 @@ class _Reader:
         self.check = _Check(
             lineno, lineno, batch, item, amount, micr, number or f"{batch}/{item}",
             _text_at(line, remitter_span), [invoice] if invoice else [],
-            [invoice] if invoice else [],
+            [invoice] if invoice else [], [],
         )  # fmt: skip
 
     def _overflow(self, line: str, lineno: int) -> None:
@@ -416,8 +422,9 @@ class _Reader:
         if invoice is not None:
             entry = invoice
             if self._overflow_amounts and self._text(line, "4", "invoice_amount"):
-                minor = self._number(line, lineno, "4", "invoice_amount")
-                entry = f"{invoice} {Money(minor, self.currency)}"
+                amount = Money(self._number(line, lineno, "4", "invoice_amount"), self.currency)
+                entry = f"{invoice} {amount}"
+                check.amounts.append((invoice, amount))
             check.texts.append(entry)
             check.invoices.append(invoice)
         if text is not None:
@@ -445,12 +452,27 @@ class _Reader:
                 check.last_line, self.deposit_date, self.deposit_date, None,
                 check.bank_reference, None, None, check.payer_name, check.payer_account,
                 texts[0] if len(texts) == 1 else "; ".join(texts), tuple(check.invoices), False,
+                True, None, tuple(dict(check.amounts).items()),
             )
         )  # fmt: skip
 
     def _batch_total(self, line: str, lineno: int) -> None:
         count = self._number(line, lineno, "7", "count")
         total = self._number(line, lineno, "7", "total")
+        if self.check_integrity:
+            number = self._text(line, "7", "batch")
+            if self.batch is None:  # an empty batch, right after its lockbox header `5`
+                self.batch = number and self._digits(line, lineno, "7", "batch")
+                self.batch_line = lineno
+            elif number is not None and number != self.batch:
+                raise self._integrity(
+                    lineno, "batch",
+                    f"the batch total is for batch {number}, its checks are of batch "
+                    f"{self.batch} (from line {self.batch_line})",
+                )  # fmt: skip
+            if self.batch is not None:
+                self.last_batch = (self.batch, self.batch_line)
+            self.batch = None
         self._check_totals(lineno, "batch", count, total, self.batch_count, self.batch_total)
         self.lockbox_count += self.batch_count
         self.lockbox_total += self.batch_total
@@ -470,6 +492,24 @@ class _Reader:
                 transactions=tuple(self.transactions),
             )
         )
+
+    def _open_batch(self, number: str, lineno: int) -> None:
+        """A check of batch `number` where none, or another, is open: it must open the
+        next batch, whose number is above the lockbox's last one."""
+        if self.batch is not None:
+            raise self._integrity(
+                lineno, "batch",
+                f"a check of batch {number} inside batch {self.batch} (opened at line "
+                f"{self.batch_line}, not closed by a batch total `7`)",
+            )  # fmt: skip
+        last = self.last_batch
+        if last is not None and int(number) <= int(last[0]):
+            raise self._integrity(
+                lineno, "batch",
+                f"batch {number} follows batch {last[0]} (line {last[1]}) in lockbox "
+                f"{self.lockbox}: batch numbers must ascend",
+            )  # fmt: skip
+        self.batch, self.batch_line = number, lineno
 
     def _check_totals(
         self, lineno: int, level: str, count: int, total: int, checks: int, amount: int

@@ -73,6 +73,7 @@ from cash_application.bank_files.builders import new_money, new_transaction
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.mt940_details import read_details
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
+from cash_application.bank_files.remittance_text import rmr_amounts
 from cash_application.bank_files.streaming import (
     BLOCK_BYTES,
     FileSummary,
@@ -503,13 +504,17 @@ class _StatementReader:
             if _ACCOUNT.fullmatch(candidate):
                 payer_account = candidate
         amount = pending.amount
+        # RMR segments in the remittance may give each invoice's amount.
+        invoice_amounts = (
+            rmr_amounts(remittance, self.currency) if invoice_refs and "RMR*" in remittance else ()
+        )
         self.transactions.append(
             new_transaction(
                 new_money(amount, self.currency), pending.direction, pending.first_line,
                 pending.last_line, pending.value_date, pending.entry_date,
                 pending.type_code or None, pending.bank_reference, pending.customer_reference,
                 end_to_end_id, payer_name, payer_account, remittance, invoice_refs,
-                pending.reversal,
+                pending.reversal, True, None, invoice_amounts,
             )
         )  # fmt: skip
         if credit:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cash_application.bank_files.errors import BankFileError
-from cash_application.bank_files.records import Direction, ParsedFile
+from cash_application.bank_files.records import Direction, ParsedFile, Transaction
 from mappings.records import Payment, RemittanceLine, SourceRef, payment_id_for
 
 
@@ -47,7 +47,13 @@ def payments_from(parsed: ParsedFile, *, file_digest: str, file_name: str) -> li
                     bank_reference=transaction.bank_reference,
                     end_to_end_id=transaction.end_to_end_id,
                     remittance=transaction.remittance,
-                    remittance_lines=tuple(RemittanceLine(ref) for ref in transaction.invoice_refs),
+                    remittance_lines=_lines(transaction),
                 )
             )
     return payments
+
+
+def _lines(transaction: Transaction) -> tuple[RemittanceLine, ...]:
+    """The remittance's invoice references, each with the amount the file gives for it."""
+    amounts = dict(transaction.invoice_amounts)
+    return tuple(RemittanceLine(ref, amounts.get(ref)) for ref in transaction.invoice_refs)

@@ -40,6 +40,11 @@ class Transaction:
     # False for entries the bank reports but has not booked (camt `Sts` PDNG, INFO, FUTR):
     # shown by `arlink parse`, never applied as cash.
     booked: bool = True
+    # The party the payment is made for when another pays (camt `UltmtDbtr`); credits only.
+    ultimate_payer: str | None = None
+    # The amount the file gives for an invoice reference (camt `RfrdDocAmt`, an RMR
+    # amount), for those references that have one.
+    invoice_amounts: tuple[tuple[str, Money], ...] = ()
 
     @property
     def currency(self) -> str:

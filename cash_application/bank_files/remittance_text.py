@@ -31,6 +31,8 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from mappings.money import Money, MoneyError
+
 
 class RemittanceFields(NamedTuple):
     """What the free text says about a payment."""
@@ -190,6 +192,20 @@ def parse_rmr(text: str) -> tuple[RmrLine, ...]:
                 break
         lines.append(RmrLine(match.group(1), reference, amount))
     return tuple(lines)
+
+
+def rmr_amounts(text: str, currency: str) -> tuple[tuple[str, Money], ...]:
+    """(reference, amount) of each RMR segment that gives an amount, the first per
+    reference; an amount the currency cannot hold (too many decimals) is left out, as the
+    reference alone still names the invoice."""
+    amounts: dict[str, Money] = {}
+    for line in parse_rmr(text):
+        if line.amount is not None and line.reference not in amounts:
+            try:
+                amounts[line.reference] = Money.parse(line.amount, currency)
+            except MoneyError:
+                continue
+    return tuple(amounts.items())
 
 
 def invoice_refs_from_rmr(text: str) -> tuple[str, ...]:

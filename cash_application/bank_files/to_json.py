@@ -48,6 +48,9 @@ def _transaction(txn: Transaction) -> dict[str, Any]:
         "remittance": txn.remittance,
         "invoice_refs": list(txn.invoice_refs),
         "reversal": txn.reversal,
+        "booked": txn.booked,
+        "ultimate_payer": txn.ultimate_payer,
+        "invoice_amounts": {ref: str(amount) for ref, amount in txn.invoice_amounts},
         "first_line": txn.first_line,
         "last_line": txn.last_line,
     }

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +27,7 @@ from cash_application.remittance_advices.errors import AdviceIntegrityError, Adv
 from cash_application.remittance_advices.ids import advice_id_for
 from mappings.money import Money, MoneyError, currency_exponent
 from mappings.records import RemittanceAdvice, RemittanceLine, SourceRef
+from mappings.toml_file import read_toml
 
 FORMAT = "csv.remittance"
 DEFAULT_LAYOUT_PATH = Path(mappings.__file__).parent / "remittance" / "default.toml"
@@ -76,12 +76,7 @@ class CsvLayout:
     def load(cls, path: Path | None = None) -> CsvLayout:
         """Read a layout file (default: the shipped `default.toml`)."""
         source = path or DEFAULT_LAYOUT_PATH
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RemittanceLayoutError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise RemittanceLayoutError(f"{source}: {exc}") from None
+        raw = read_toml(source, RemittanceLayoutError)
         return cls.from_dict(raw, source=str(source))
 
     @classmethod

@@ -117,6 +117,23 @@ cursors = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# How far the last committed pull read each stream of a books host: the largest modification
+# time the host gave in it (the next pull asks from there), or None when the host gives none
+# (a CSV export is a whole snapshot, pulled whole every time). Written in the transaction
+# that stores the batch, so a pull that dies before commit reads the same window again.
+PULL_STREAMS = ("customers", "invoices", "resolutions")
+
+pull_cursors = sa.Table(
+    "pull_cursors",
+    metadata,
+    sa.Column("host", HOST, primary_key=True),
+    sa.Column("stream", sa.String(32), primary_key=True),
+    sa.Column("modified_at", UtcDateTime(), nullable=True),
+    sa.Column("pulled_at", UtcDateTime(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=True),
+    _status_check("stream", PULL_STREAMS, "stream"),
+)
+
 bank_files = sa.Table(
     "bank_files",
     metadata,
@@ -337,4 +354,85 @@ job_locks = sa.Table(
     sa.Column("pid", sa.Integer(), nullable=False),
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("acquired_at", UtcDateTime(), nullable=False),
+)
+
+# EDI (issue 5). Control numbers per trading partner: the next ISA13 / GS06 / ST02 (X12) or
+# UNB 0020 / UNH 0062 (EDIFACT) to use. They are taken in the transaction that records the
+# outbound document, so a number is never handed out twice, and never reused: a corrected
+# resend is a new document with new numbers.
+edi_control_numbers = sa.Table(
+    "edi_control_numbers",
+    metadata,
+    sa.Column("partner", KEY, primary_key=True),
+    sa.Column("next_interchange", sa.BigInteger(), nullable=False),
+    sa.Column("next_group", sa.BigInteger(), nullable=False),
+    sa.Column("next_set", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# built -> valid | invalid; valid -> sent; sent -> received | accepted | accepted_with_errors
+# | rejected | overdue (the acknowledgments, or none by the partner's deadline).
+EDI_STATUSES = (
+    "built",
+    "valid",
+    "invalid",
+    "sent",
+    "received",
+    "accepted",
+    "accepted_with_errors",
+    "rejected",
+    "overdue",
+)
+
+# One outbound EDI document: an invoice rendered for one partner with its numbers, the
+# bytes as delivered and the rendered segment list an acknowledgment's positions join to.
+# `host_status` is the status last written to the books host: behind `status` until the
+# host has it, so a rerun writes what a crash left unwritten.
+edi_documents = sa.Table(
+    "edi_documents",
+    metadata,
+    sa.Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    sa.Column("partner", KEY, nullable=False),
+    sa.Column("host", HOST, nullable=False),
+    sa.Column("invoice_id", HOST_ID, nullable=False),
+    sa.Column("invoice_number", sa.String(200), nullable=False),
+    sa.Column("standard", sa.String(8), nullable=False),
+    sa.Column("interchange_control", sa.String(14), nullable=False),
+    sa.Column("group_control", sa.String(14), nullable=False),
+    sa.Column("set_control", sa.String(14), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("content", sa.LargeBinary(), nullable=False),
+    sa.Column("digest", DIGEST, nullable=False),
+    # sha256 of the canonical document it was built from: a corrected invoice differs.
+    sa.Column("source_digest", DIGEST, nullable=False),
+    sa.Column("segments", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("host_status", sa.String(24), nullable=True),
+    sa.Column("findings", sa.JSON(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+    sa.Column("built_at", UtcDateTime(), nullable=False),
+    sa.Column("validated_at", UtcDateTime(), nullable=True),
+    sa.Column("sent_at", UtcDateTime(), nullable=True),
+    sa.Column("acknowledged_at", UtcDateTime(), nullable=True),
+    sa.Column("run_id", RUN_ID, nullable=True),
+    sa.UniqueConstraint("partner", "interchange_control"),
+    _status_check("status", EDI_STATUSES, "status"),
+    sa.Index("ix_edi_documents_partner_invoice_id", "partner", "invoice_id"),
+    sa.Index("ix_edi_documents_status", "status"),
+)
+
+EDI_ACK_FILE_STATUSES = ("read", "quarantined")
+
+# Acknowledgment files fetched from a partner, by digest: one delivered twice is read once.
+edi_ack_files = sa.Table(
+    "edi_ack_files",
+    metadata,
+    sa.Column("digest", DIGEST, primary_key=True),
+    sa.Column("partner", KEY, nullable=False),
+    sa.Column("name", sa.String(1000), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=True),
+    _status_check("status", EDI_ACK_FILE_STATUSES, "status"),
 )

@@ -320,6 +320,7 @@ def create_app(
             cash = queries.cash_split(conn)
             reasons = queries.open_by_reason(conn)
             ages = queries.aging(conn, now())
+            edi = queries.edi_acceptance(conn)
 
         def rate_bars(rates: list[queries.Rate]) -> list[Bar]:
             return [Bar(r.label, r.percent, f"{r.percent:.1f}%") for r in rates]
@@ -337,6 +338,10 @@ def create_app(
             "aging": bar_chart(
                 "open exceptions by age", [Bar(label, n, str(n)) for label, n in ages]
             ),
+            "edi": bar_chart(
+                "EDI documents by partner and status",
+                [Bar(f"{partner} {status}", n, str(n)) for partner, status, n in edi],
+            ),
         }
         return page(
             request,
@@ -347,6 +352,7 @@ def create_app(
             cash=cash,
             reasons=reasons,
             ages=ages,
+            edi=edi,
         )
 
     @app.get("/audit", response_class=HTMLResponse)

@@ -21,6 +21,7 @@ from sync_jobs.ledger.schema import (
     bank_files,
     customers,
     decisions,
+    edi_documents,
     exception_items,
     invoices,
     job_runs,
@@ -356,3 +357,13 @@ def disagreements(found: dict[str, Any]) -> list[str]:
                     f"{where}: host record {app['external_id']}, its audit event {host_record}"
                 )
     return problems
+
+
+def edi_acceptance(conn: sa.Connection) -> list[tuple[str, str, int]]:
+    """EDI documents per partner and status (sent, accepted, rejected, overdue, ...)."""
+    rows = conn.execute(
+        sa.select(edi_documents.c.partner, edi_documents.c.status, sa.func.count())
+        .group_by(edi_documents.c.partner, edi_documents.c.status)
+        .order_by(edi_documents.c.partner, edi_documents.c.status)
+    ).all()
+    return [(partner, status, count) for partner, status, count in rows]

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cash_application.amounts import Open, deduction_code, discount_terms, fit_listed, subset_sum
+from cash_application.amounts import (
+    Open,
+    chance_sets,
+    deduction_code,
+    discount_terms,
+    fit_listed,
+    subset_sum,
+)
 from cash_application.policy import MatchPolicy
 from mappings.money import Money
 from mappings.records import Invoice
@@ -136,3 +146,44 @@ def test_subset_sum_over_the_candidate_bound_tries_due_date_runs_only() -> None:
 @pytest.mark.parametrize("paid", [0, 1])
 def test_nothing_open_is_never_a_subset(paid: int) -> None:
     assert subset_sum([item(0)], paid, 5, 30)[0] == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    amounts=st.lists(st.integers(1, 60), min_size=0, max_size=9),
+    target=st.integers(1, 200),
+    sizes=st.tuples(st.integers(1, 3), st.integers(1, 5)),
+)
+def test_subset_sum_agrees_with_trying_every_set(
+    amounts: list[int], target: int, sizes: tuple[int, int]
+) -> None:
+    """Meeting in the middle finds what enumerating every set finds: none, exactly the one,
+    or at least two (it stops there)."""
+    low, high = min(sizes), max(sizes)
+    items = [item(minor, f"I{n}") for n, minor in enumerate(amounts)]
+    every = [
+        {i.invoice.invoice_id for i in chosen}
+        for size in range(max(low, 1), high + 1)
+        for chosen in combinations(items, size)
+        if sum(i.open_minor for i in chosen) == target
+    ]
+    found, exhaustive = subset_sum(items, target, high, 30, min_invoices=low)
+    assert exhaustive
+    assert len(found) == min(len(every), 2)
+    for chosen in found:
+        assert {i.invoice.invoice_id for i in chosen} in every
+        assert low <= len(chosen) <= high
+
+
+def test_chance_sets_grow_with_the_candidates_and_bound_the_exhaustive_search() -> None:
+    few = [101_00, 250_00, 399_00, 990_00]
+    many = [1_000_00 + 37 * n for n in range(60)]
+    assert chance_sets(few, 650_00, 2, 5) < 0.001
+    assert chance_sets(many, many[29] + many[30], 2, 5) > 0.1
+    assert chance_sets([500], 500, 2, 5) == 0.0  # fewer than two amounts: no set at all
+    items = [item(minor, f"I{n:02d}") for n, minor in enumerate(many)]
+    target = many[29] + many[30]
+    # Unique among so many proves nothing: only adjacent runs are tried, not exhaustive.
+    _, exhaustive = subset_sum(items, target, 5, 80, max_chance=0.02)
+    assert not exhaustive
+    assert subset_sum(items, target, 5, 80)[1]  # no chance bound: every set is tried

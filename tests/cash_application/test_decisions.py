@@ -10,9 +10,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cash_application.matching import match_payments
+from cash_application.matching import match_payments, outcome
 from cash_application.payer import History
-from cash_application.policy import MatchPolicy, TiePolicy
+from cash_application.policy import MatchPolicy, TiePolicy, calibrated, path_name
 from mappings.money import Money
 from mappings.records import (
     Customer,
@@ -159,6 +159,56 @@ def test_several_listed_leaving_an_unexplained_remainder_goes_to_review() -> Non
     assert {s.invoice_id for s in decision.exception.suggestions} >= {"I1", "I2"}  # type: ignore[union-attr]
 
 
+def test_a_list_completed_by_a_po_number_named_next_to_it() -> None:
+    # The PO names I2; the exact numbers alone leave exactly its open amount.
+    text = "INV-2024-0012345 INV-2024-0012351 PO 4500012345"
+    decision = one(pay("p", 150_000 + 40_000 + 25_000, text, payer_account="111"))
+    assert applied(decision) == {"I1": 150_000, "I2": 25_000, "I3": 40_000}
+    assert "weaker_refs" in codes(decision)
+
+
+def test_a_mistyped_number_next_to_an_exact_one_completes_the_payment() -> None:
+    # 0012315 is nothing; one transposition from the payer's 0012351, whose open amount is
+    # exactly what the exact number leaves. Unknown payer: the listed invoice's owner stands in.
+    text = "INV-2024-0012345 INV-2024-0012315"
+    for payer in ({"payer_account": "111"}, {}):
+        decision = one(pay("p", 150_000 + 40_000, text, **payer))  # type: ignore[arg-type]
+        assert applied(decision) == {"I1": 150_000, "I3": 40_000}
+        assert decision.exception is None
+
+
+def test_a_completion_is_held_when_a_listed_number_has_a_same_amount_twin() -> None:
+    # 0012355 (150,000) is one edit from the listed 0012345: the list may hold a typo that
+    # landed on the wrong one of the two.
+    invoices = [*INVOICES, invoice("I7", "INV-2024-0012355", 150_000)]
+    payment = pay("p", 190_000, "INV-2024-0012345 INV-2024-0012315", payer_account="111")
+    decision = one(payment, invoices)
+    assert applied(decision) == {"I1": 150_000}  # applied as named, the rest on account
+    assert reason(decision) is ExceptionReason.OVERPAYMENT
+    assert "weaker_refs" not in codes(decision)
+    assert applied(one(payment)) == {"I1": 150_000, "I3": 40_000}  # no twin: completed
+
+
+def test_a_single_invoice_with_a_remainder_stays_an_overpayment_without_other_refs() -> None:
+    decision = one(pay("p", 150_000 + 40_000, "INV-2024-0012345 THANKS", payer_account="111"))
+    assert applied(decision) == {"I1": 150_000}
+    assert reason(decision) is ExceptionReason.OVERPAYMENT
+
+
+def test_several_invoices_fitting_a_discount_are_ambiguous_not_a_subset() -> None:
+    terms = {"terms": "2/10 NET 30", "issued": date(2024, 6, 25)}
+    invoices = [
+        invoice("D1", "INV-2024-0020001", 100_000, "C2", **terms),
+        invoice("D2", "INV-2024-0020005", 100_000, "C2", **terms),
+        invoice("D3", "INV-2024-0020009", 48_000, "C2"),
+        invoice("D4", "INV-2024-0020013", 50_000, "C2"),
+    ]
+    # 98,000 is either invoice less its 2 % discount, and also D3 + D4.
+    decision = one(pay("p", 98_000, "", payer_account="222"), invoices)
+    assert reason(decision) is ExceptionReason.AMBIGUOUS
+    assert "equal_discounts" in codes(decision)
+
+
 def test_overpayment_of_the_payers_invoice() -> None:
     decision = one(pay("p", 160_000, "INV-2024-0012345", payer_account="111"))
     assert decision.outcome is Outcome.PARTIALLY_APPLIED
@@ -233,6 +283,40 @@ def test_history_teaches_the_payer() -> None:
 def test_error_budget_zero_sends_everything_to_review() -> None:
     decision = one(pay("p", 40_000, "", payer_name="ACME MFG"), policy=MatchPolicy(error_budget=0))
     assert reason(decision) is ExceptionReason.LOW_CONFIDENCE
+
+
+def _path(decision: Decision) -> str:
+    return next(r.text for r in decision.reasons if r.code == "evidence_path")
+
+
+def test_calibration_promotes_a_path_clean_in_resolutions_and_demotes_one_that_erred() -> None:
+    held = pay("p", 190_000, "INV-2024-0012345 INV-2024-0012348", payer_account="111")
+    before = one(held)
+    assert reason(before) is ExceptionReason.LOW_CONFIDENCE  # list_remainder: over budget
+    path = _path(before)
+    assert outcome(before, {"I1", "I2"}) == (path, True)  # the proposal, as a clerk applied it
+    assert outcome(before, {"I1"}) == (path, False)
+    policy = MatchPolicy()
+    assert policy.path_error(tuple(path.split("+"))) > policy.error_budget
+    few = calibrated(policy, [(path, True)] * 100)
+    assert few.path_error(tuple(path.split("+"))) > policy.error_budget  # not enough yet
+    many = History((), ((path, True),) * 1_000)
+    after = one(held, history=many)
+    assert applied(after) == {"I1": 150_000, "I2": 25_000}
+    assert after.outcome is Outcome.PARTIALLY_APPLIED  # the remainder stays on account
+
+    clean = one(pay("q", 40_000, "INV-2024-0012351", payer_account="111"))
+    assert clean.outcome is Outcome.APPLIED
+    erred = History((), ((_path(clean), False),) * 2 + ((_path(clean), True),) * 50)
+    demoted = one(pay("q", 40_000, "INV-2024-0012351", payer_account="111"), history=erred)
+    assert reason(demoted) is ExceptionReason.LOW_CONFIDENCE
+    assert path_name(("a:x", "b:y")) == "a:x+b:y"
+
+
+def test_a_decision_without_a_reading_teaches_nothing() -> None:
+    decision = one(pay("p", 12_345, ""))
+    assert reason(decision) is ExceptionReason.UNKNOWN_PAYER
+    assert outcome(decision, {"I1"}) is None
 
 
 # Properties -----------------------------------------------------------------------------

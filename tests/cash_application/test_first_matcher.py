@@ -56,7 +56,7 @@ def test_exact_reference_and_amount_applies_with_reasons() -> None:
     assert decision.exception is None
     assert decision.engine_version == ENGINE_VERSION
     codes = [reason.code for reason in decision.reasons]
-    assert codes == ["invoice_ref_found", "amount_equals_open"]
+    assert codes == ["invoice_ref_found", "amount_equals_open", "evidence_path"]
     assert "INV-1001 found in remittance" in decision.reasons[0].text
 
 

@@ -25,6 +25,25 @@ def test_list_fetch_archive_put(tmp_path: Path) -> None:
     assert all(result.ok for result in source.check())
 
 
+def test_quarantine_and_a_move_repeated_after_it_went_through(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "bad.bai2").write_bytes(b"not BAI2")
+    (inbox / "good.bai2").write_bytes(b"01,ok")
+    source = FolderTransport("op", inbox, "*.bai2", quarantine=tmp_path / "held")
+    source.quarantine("bad.bai2")
+    source.archive("good.bai2")
+    assert source.list() == []
+    assert (tmp_path / "held" / "bad.bai2").read_bytes() == b"not BAI2"
+    assert (inbox / "processed" / "good.bai2").read_bytes() == b"01,ok"
+    # A run that died after the move and before recording it moves the file again: the
+    # file has left the inbox, so nothing happens (and nothing is overwritten).
+    source.quarantine("bad.bai2")
+    source.archive("good.bai2")
+    assert [p.name for p in (tmp_path / "held").iterdir()] == ["bad.bai2"]
+    assert [p.name for p in (inbox / "processed").iterdir()] == ["good.bai2"]
+
+
 def test_check_names_a_missing_folder(tmp_path: Path) -> None:
     (result,) = FolderTransport("op", tmp_path / "nowhere").check()
     assert not result.ok

@@ -287,8 +287,8 @@ def test_an_exception_task_tells_the_clerk_what_to_do(org: SalesforceHarness) ->
     task = org.server.org.records["Task"][result.external_id]
     assert task["WhatId"] == _host(org, "I2")
     assert task["Subject"] == "Unapplied payment 250.00 USD from ACME MFG (ambiguous)"
-    assert "1. INV-1002 (score 0.80): amount equals open amount" in task["Description"]
-    assert "2. INV-1004 (score 0.40)" in task["Description"]
+    assert "1. invoice INV-1002 (score 0.80): amount equals open amount" in task["Description"]
+    assert "2. invoice INV-1004 (score 0.40)" in task["Description"]
     assert (
         'arlink_Resolution__c to one of "Applied", "On account", "Not ours"'
         in (task["Description"])

@@ -89,9 +89,14 @@ def test_list_fetch_archive_put_round_trip(sshd_server: SshdServer, tmp_path: Pa
         bank.archive("a.bai2")
         bank.quarantine("b.bai2")
         assert bank.list() == []
+        # Repeated by a run that died after the move: the file has left, nothing happens.
+        bank.quarantine("b.bai2")
+        bank.archive("a.bai2")
         assert bank.check()[0].ok
     assert (local / "processed" / "a.bai2").read_bytes() == b"first delivery\n"
     assert (local / "processed" / "a.bai2.1").read_bytes() == b"redelivered\n"
+    assert sorted(p.name for p in (local / "processed").iterdir()) == ["a.bai2", "a.bai2.1"]
+    assert [p.name for p in (local / "quarantine").iterdir()] == ["b.bai2"]
     assert (local / "quarantine" / "b.bai2").read_bytes() == b"second delivery\n"
     assert not [p for p in local.iterdir() if p.name.endswith(".part")]
 
@@ -205,10 +210,13 @@ def test_download_cut_midway_resumes_on_a_new_connection(
     sshd_server: SshdServer, tmp_path: Path
 ) -> None:
     inbox, local = sshd_server.new_inbox()
-    payload = os.urandom(4 * 1024 * 1024)
+    payload = os.urandom(16 * 1024 * 1024)
     (local / "big.bai2").write_bytes(payload)
-    # The first connection is cut after 1 MiB has reached the client; later ones are not.
-    proxy = CuttingProxy(sshd_server.port, [1024 * 1024, None])
+    # The first connection is cut after 12 MiB have reached the client; later ones are not.
+    # What the client had received but not yet read (socket buffers: a few MiB on loopback)
+    # is lost with the connection, so the cut comes late enough that, however slowly the
+    # client ran, some of the file was written before it and the resume has an offset.
+    proxy = CuttingProxy(sshd_server.port, [12 * 1024 * 1024, None])
     try:
         with transport(sshd_server, tmp_path, inbox, port=proxy.port) as bank:
             data = bank.fetch("big.bai2")
@@ -216,7 +224,7 @@ def test_download_cut_midway_resumes_on_a_new_connection(
         proxy.close()
     assert hashlib.sha256(data).digest() == hashlib.sha256(payload).digest()
     first, second = proxy.connections
-    assert first.to_client >= 1024 * 1024
+    assert first.to_client >= 12 * 1024 * 1024
     # Resumed, not restarted: the second connection carried less than the whole file.
     assert second.to_client < len(payload)
 
@@ -333,6 +341,23 @@ def audit_events(root: Path) -> list[str]:
         engine.dispose()
 
 
+def at_source(root: Path) -> dict[str, str]:
+    """Where the ledger's audit log says each parsed or quarantined file went at its source."""
+    engine = open_ledger(ledger_url(load_config(root / "config.toml").config))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT payload FROM audit_log "
+                    "WHERE event IN ('file_parsed', 'file_quarantined')"
+                )
+            ).scalars()
+            payloads = [row if isinstance(row, dict) else json.loads(row) for row in rows]
+    finally:
+        engine.dispose()
+    return {payload["name"]: payload["at_source"] for payload in payloads}
+
+
 def test_run_quarantines_a_bad_file_and_applies_the_rest(
     sshd_server: SshdServer, tmp_path: Path
 ) -> None:
@@ -349,9 +374,17 @@ def test_run_quarantines_a_bad_file_and_applies_the_rest(
     assert summary["applied"] > 0
     [quarantined] = (root / "var" / "quarantine").iterdir()
     assert quarantined.name.endswith("garbage.bai2")
-    # Every file left the inbox for the processed folder, once recorded in the ledger.
+    # Every file left the inbox once parsed: the good ones for the processed folder, the
+    # bad one for the quarantine folder at the bank too, as the ledger records.
     assert not list(local.glob("*.bai2"))
-    assert len(list((local / "processed").iterdir())) == 3
+    assert sorted(p.name for p in (local / "processed").iterdir()) == sorted(
+        p.name for p in (EXAMPLES / "bank").glob("*.bai2")
+    )
+    assert [p.name for p in (local / "quarantine").iterdir()] == ["garbage.bai2"]
+    assert at_source(root) == {
+        **{p.name: "processed" for p in (EXAMPLES / "bank").glob("*.bai2")},
+        "garbage.bai2": "quarantine",
+    }
     code, stdout, _ = arlink(root, "check")
     assert code == 0, stdout
     # The runner drops its sources without closing them: no SSH session may linger.

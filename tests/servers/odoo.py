@@ -137,6 +137,11 @@ SCHEMA: dict[str, dict[str, F]] = {
         "bank_ids": x2m("one2many", "res.partner.bank", True),
         "ref_company_ids": x2m("one2many", "res.company", True),
         "active": F("boolean"),
+        # The address of an invoice or delivery contact (`type`), for EDI parties.
+        "type": F("selection"),
+        "street": F("char"),
+        "city": F("char"),
+        "zip": F("char"),
     },
     "res.partner.bank": {
         "acc_number": F("char"),
@@ -160,6 +165,9 @@ SCHEMA: dict[str, dict[str, F]] = {
         "currency_id": m2o("res.currency"),
         "invoice_payment_term_id": m2o("account.payment.term"),
         "invoice_line_ids": x2m("one2many", "account.move.line"),
+        "partner_shipping_id": m2o("res.partner"),
+        "amount_untaxed": F("monetary", computed=True),
+        "amount_tax": F("monetary", computed=True),
         "amount_total": F("monetary", computed=True),
         "amount_residual": F("monetary", computed=True),
         "payment_state": F("selection"),
@@ -190,6 +198,30 @@ SCHEMA: dict[str, dict[str, F]] = {
         "can_edit_wizard": F("boolean", computed=True),
         "payment_difference": F("monetary", computed=True),
     },
+    # Invoice lines: `display_type` 'product' lines carry amounts; 'line_section' and
+    # 'line_note' are layout only (Odoo 17 also has tax and payment-term lines here).
+    "account.move.line": {
+        "move_id": m2o("account.move"),
+        "display_type": F("selection"),
+        "sequence": F("integer"),
+        "name": F("char"),
+        "product_id": m2o("product.product"),
+        "product_uom_id": m2o("uom.uom"),
+        "quantity": F("float"),
+        "price_unit": F("float"),
+        "discount": F("float"),
+        "tax_ids": x2m("many2many", "account.tax"),
+        "price_subtotal": F("monetary", computed=True),
+        "price_total": F("monetary", computed=True),
+    },
+    "account.tax": {
+        "name": F("char"),
+        "amount": F("float"),
+        "amount_type": F("selection"),
+        "type_tax_use": F("selection"),
+    },
+    "product.product": {"name": F("char"), "default_code": F("char"), "barcode": F("char")},
+    "uom.uom": {"name": F("char")},
     "mail.activity.type": {"name": F("char")},
     "mail.activity": {
         "res_model_id": m2o("ir.model"),
@@ -972,20 +1004,59 @@ class OdooServer:
             self._partner_computed(db.record(model, rid)["partner_id"])
         if model == "account.move":
             row = db.record(model, rid)
-            total = Decimal(0)
-            for command in lines or []:
+            untaxed = tax = Decimal(0)
+            for sequence, command in enumerate(lines or [], start=1):
                 if command[0] != 0:
                     raise ValueError(f"unsupported x2many command {command[0]}")
-                line = command[2]
-                total += Decimal(str(float(line.get("quantity", 1)))) * Decimal(
-                    str(float(line["price_unit"]))
-                )
-            row["_total"] = db.money(total, row["currency_id"])
+                line_untaxed, line_tax = self._create_line(rid, sequence, command[2])
+                untaxed += line_untaxed
+                tax += line_tax
+            row["_untaxed"] = db.money(untaxed, row["currency_id"])
+            row["_tax"] = db.money(tax, row["currency_id"])
+            row["_total"] = row["_untaxed"] + row["_tax"]
             row["commercial_partner_id"] = (
                 self._commercial(row["partner_id"]) if row["partner_id"] else False
             )
             self._move_computed(rid)
         return rid
+
+    def _create_line(
+        self, move: int, sequence: int, values: dict[str, Any]
+    ) -> tuple[Decimal, Decimal]:
+        """One `account.move.line` of a new invoice; its untaxed amount and tax (rounded per
+        line, Odoo's default). Sections and notes carry no amount."""
+        db = self.db
+        values = {"display_type": "product", "sequence": sequence, "quantity": 1, **values}
+        tax_ids: list[int] = []
+        for command in values.pop("tax_ids", None) or []:
+            # (6, 0, ids) replaces the set; (4, id) adds one; plain ids as a shorthand.
+            if isinstance(command, int):
+                tax_ids.append(command)
+            elif command[0] == 6:
+                tax_ids = list(command[2])
+            elif command[0] == 4:
+                tax_ids.append(command[1])
+            else:
+                raise ValueError(f"unsupported x2many command {command[0]}")
+        lid = db.insert("account.move.line", {**values, "move_id": move})
+        line = db.record("account.move.line", lid)
+        line["tax_ids"] = [db.record("account.tax", t)["id"] for t in tax_ids]
+        db.record("account.move", move)["invoice_line_ids"].append(lid)
+        if line["display_type"] != "product":
+            return Decimal(0), Decimal(0)
+        currency = db.record("account.move", move)["currency_id"]
+        discount = 1 - (line["discount"] or Decimal(0)) / 100
+        untaxed = db.money(line["quantity"] * line["price_unit"] * discount, currency)
+        tax = sum(
+            (
+                db.money(untaxed * db.record("account.tax", t)["amount"] / 100, currency)
+                for t in line["tax_ids"]
+                if db.record("account.tax", t)["amount_type"] == "percent"
+            ),
+            Decimal(0),
+        )
+        line["price_subtotal"], line["price_total"] = untaxed, untaxed + tax
+        return untaxed, tax
 
     def _write(self, model: str, rid: int, values: dict[str, Any]) -> None:
         db = self.db
@@ -1040,6 +1111,8 @@ class OdooServer:
         db = self.db
         row = db.record("account.move", rid)
         row["amount_total"] = row.get("_total", Decimal(0))
+        row["amount_untaxed"] = row.get("_untaxed", row["amount_total"])
+        row["amount_tax"] = row.get("_tax", Decimal(0))
         settled = sum((p.amount for p in db.partials if p.move_id == rid), Decimal(0))
         row["amount_residual"] = db.money(row["amount_total"] - settled, row["currency_id"])
         if row["state"] != "posted" or row["move_type"] not in ("out_invoice", "out_refund"):

@@ -35,6 +35,29 @@ def test_describe() -> None:
     assert describe("010") == "Opening Ledger"
     assert describe("475") == "Check Paid"
     assert describe("299") is None
+    assert describe("890") == "Contains Non-monetary Information"
+
+
+@pytest.mark.parametrize(
+    ("code", "direction", "level", "description"),
+    [("900", None, "status", "Customized Status Code (bank-defined)"),
+     ("919", None, "status", "Customized Status Code (bank-defined)"),
+     ("920", "credit", "detail", "Customized Credit Code (bank-defined)"),
+     ("959", "credit", "detail", "Customized Credit Code (bank-defined)"),
+     ("960", "debit", "detail", "Customized Debit Code (bank-defined)"),
+     ("999", "debit", "detail", "Customized Debit Code (bank-defined)"),
+     ("890", None, "detail", "Contains Non-monetary Information")],
+)  # fmt: skip
+def test_890_and_every_custom_code_are_in_the_table(
+    code: str, direction: str | None, level: str, description: str
+) -> None:
+    entry = TYPE_CODES[code]
+    assert (entry.direction, entry.level, entry.description) == (direction, level, description)
+    assert describe(code) == description
+
+
+def test_the_custom_range_is_listed_whole() -> None:
+    assert [c for c in TYPE_CODES if c >= "900"] == [f"{n}" for n in range(900, 1000)]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,9 @@ def test_shape_and_value_types() -> None:
         payer_name="ACME MFG",
         remittance="RMR*IV*INV-1*1500.00\\",
         invoice_refs=("INV-1",),
+        booked=False,
+        ultimate_payer="ACME HOLDING",
+        invoice_amounts=(("INV-1", Money(150000, "USD")),),
     )
     statement = Statement("4021558830", "USD", date(2026, 11, 2), Money(-5, "USD"), None, (txn,))
     document = parsed_file_to_json(ParsedFile("bai2", (statement,)))
@@ -50,6 +53,9 @@ def test_shape_and_value_types() -> None:
                         "remittance": "RMR*IV*INV-1*1500.00\\",
                         "invoice_refs": ["INV-1"],
                         "reversal": False,
+                        "booked": False,
+                        "ultimate_payer": "ACME HOLDING",
+                        "invoice_amounts": {"INV-1": "1500.00"},
                         "first_line": 5,
                         "last_line": 7,
                     }

@@ -235,6 +235,14 @@ def test_ultimate_debtor_names_the_payer_when_the_debtor_has_no_name() -> None:
 def test_a_debit_has_no_payer() -> None:
     txn = only_transaction(message(entry("1.00", "DBIT", details=detail(inner=PARTIES))))
     assert txn.payer_name is None
+    assert txn.ultimate_payer is None
+
+
+def test_ultimate_debtor_is_kept_beside_the_debtor() -> None:
+    txn = only_transaction(message(entry("1.00", details=detail(inner=PARTIES))))
+    assert (txn.payer_name, txn.ultimate_payer) == ("Globex Corporation", "Globex Subsidiary")
+    plain = only_transaction(message(entry("1.00", details=detail(inner=PARTIES_08))))
+    assert plain.ultimate_payer is None
 
 
 REMITTANCE = """<Refs><InstrId>NOTPROVIDED</InstrId><EndToEndId>NOTPROVIDED</EndToEndId>
@@ -256,6 +264,36 @@ def test_remittance_unstructured_and_structured() -> None:
     assert txn.end_to_end_id is None  # NOTPROVIDED
     assert txn.customer_reference == "000123"
     assert txn.bank_reference == "BANKREF1"
+    # The remitted amount of the one document its `Strd` names; the second mention of
+    # INV-1001 gives none, and the RF reference's `Strd` none either.
+    assert txn.invoice_amounts == (("INV-1001", Money(1000, "EUR")),)
+
+
+def test_referred_amount_due_when_nothing_remitted_and_none_for_several_documents() -> None:
+    inner = """<RmtInf>
+<Strd><RfrdDocInf><Nb>INV-1</Nb></RfrdDocInf>
+<RfrdDocAmt><DuePyblAmt Ccy="EUR">5.50</DuePyblAmt></RfrdDocAmt></Strd>
+<Strd><CdtrRefInf><Ref>RF18539007547034</Ref></CdtrRefInf>
+<RfrdDocAmt><RmtdAmt Ccy="EUR">2.00</RmtdAmt><DuePyblAmt Ccy="EUR">3.00</DuePyblAmt>
+</RfrdDocAmt></Strd>
+<Strd><RfrdDocInf><Nb>INV-2</Nb></RfrdDocInf><RfrdDocInf><Nb>INV-3</Nb></RfrdDocInf>
+<RfrdDocAmt><RmtdAmt Ccy="EUR">9.00</RmtdAmt></RfrdDocAmt></Strd>
+</RmtInf>"""
+    txn = only_transaction(message(entry("1.00", details=detail(inner=inner))))
+    assert txn.invoice_refs == ("INV-1", "RF18539007547034", "INV-2", "INV-3")
+    assert txn.invoice_amounts == (
+        ("INV-1", Money(550, "EUR")),
+        ("RF18539007547034", Money(200, "EUR")),
+    )
+
+
+def test_a_referred_amount_without_currency_names_its_field() -> None:
+    inner = """<RmtInf><Strd><RfrdDocInf><Nb>INV-1</Nb></RfrdDocInf>
+<RfrdDocAmt><RmtdAmt>5.50</RmtdAmt></RfrdDocAmt></Strd></RmtInf>"""
+    with pytest.raises(BankFileSyntaxError) as caught:
+        parse_camt(message(entry("1.00", details=detail(inner=inner))), "t.xml")
+    assert caught.value.field == "RfrdDocAmt/RmtdAmt"
+    assert caught.value.line is not None
 
 
 def test_remittance_from_additional_entry_information_only() -> None:

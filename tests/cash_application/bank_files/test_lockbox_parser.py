@@ -15,6 +15,7 @@ from cash_application.bank_files.lockbox import (
     LockboxLayoutError,
     parse_lockbox,
 )
+from mappings.money import Money
 
 HEADER = [
     "100ABCDEFGHIJ00999999912611021800",
@@ -23,9 +24,16 @@ HEADER = [
 ]
 
 
-def detail(item: int, cents: int, check: str = "0000000180", remitter: str = "GLOBEX") -> str:
-    """A record 6 in the default layout (batch 001), not padded."""
-    return f"6001{item:03d}{cents:010d}0550027070012345555{check}110226{remitter:<30}"
+def detail(
+    item: int, cents: int, check: str = "0000000180", remitter: str = "GLOBEX", batch: int = 1
+) -> str:
+    """A record 6 in the default layout, not padded."""
+    return f"6{batch:03d}{item:03d}{cents:010d}0550027070012345555{check}110226{remitter:<30}"
+
+
+def batch_total(batch: int, count: int, cents: int) -> str:
+    """A record 7 in the default layout."""
+    return f"7{batch:03d}0000022222261102{count:03d}{cents:010d}"
 
 
 def overflow(item: int, sequence: int, last: bool, text: str) -> str:
@@ -88,6 +96,53 @@ def test_totals_and_counts_disagreeing_are_integrity_errors(
     with pytest.raises(BankFileIntegrityError) as raised:
         parse_lockbox(data, "box.bai")
     assert (raised.value.file, raised.value.line, raised.value.field) == ("box.bai", line, field)
+    parse_lockbox(data, "box.bai", check_integrity=False)  # the records themselves are fine
+
+
+def batches_file(*lines: str) -> bytes:
+    """A lockbox of checks of 1.00 in `lines` (details and batch totals), with its totals."""
+    checks = sum(line.startswith("6") for line in lines)
+    records = [*HEADER, *lines, f"80000000022222261102{checks:04d}{checks * 100:010d}"]
+    records.append(f"9{len(records) + 1:06d}")
+    return ("\r\n".join(records) + "\r\n").encode()
+
+
+def test_batches_in_ascending_order_parse() -> None:
+    data = batches_file(
+        detail(1, 100, batch=1), detail(2, 100, batch=1), batch_total(1, 2, 200),
+        detail(1, 100, batch=7), batch_total(7, 1, 100),
+    )  # fmt: skip
+    [statement] = parse_lockbox(data, "box.bai").statements
+    assert [t.bank_reference for t in statement.transactions] == ["180"] * 3
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "says"),
+    [
+        # Batch 2 then batch 1: out of order.
+        ([detail(1, 100, batch=2), batch_total(2, 1, 100), detail(1, 100, batch=1),
+          batch_total(1, 1, 100)], 6, "batch 001 follows batch 002 (line 4)"),
+        # Batch 1 twice.
+        ([detail(1, 100), batch_total(1, 1, 100), detail(2, 100), batch_total(1, 1, 100)],
+         6, "batch numbers must ascend"),
+        # A check of batch 2 before batch 1 is closed.
+        ([detail(1, 100), detail(2, 100, batch=2), batch_total(2, 2, 200)],
+         5, "a check of batch 002 inside batch 001 (opened at line 4"),
+        # An empty batch (a total right after the lockbox header) counts as a batch.
+        ([batch_total(5, 0, 0), detail(1, 100, batch=5), batch_total(5, 1, 100)],
+         5, "batch 005 follows batch 005 (line 4)"),
+        # The total names another batch than its checks'.
+        ([detail(1, 100), batch_total(3, 1, 100)], 5, "for batch 003, its checks are of batch 001"),
+    ],
+)  # fmt: skip
+def test_batch_numbers_that_do_not_ascend_or_tie_are_integrity_errors(
+    lines: list[str], line: int, says: str
+) -> None:
+    data = batches_file(*lines)
+    with pytest.raises(BankFileIntegrityError) as raised:
+        parse_lockbox(data, "box.bai")
+    assert (raised.value.file, raised.value.line, raised.value.field) == ("box.bai", line, "batch")
+    assert says in str(raised.value)
     parse_lockbox(data, "box.bai", check_integrity=False)  # the records themselves are fine
 
 
@@ -183,6 +238,7 @@ records = [1, 7]
     assert (str(txn.amount), txn.bank_reference, txn.payer_name) == ("150.00", "77", "ACME LTD")
     assert txn.invoice_refs == ("INV-9", "INV-10")
     assert txn.remittance == "INV-9 100.00; INV-10 50.00"
+    assert txn.invoice_amounts == (("INV-9", Money(10000, "USD")), ("INV-10", Money(5000, "USD")))
     assert txn.payer_account is None
     with pytest.raises(BankFileSyntaxError):
         parse_lockbox(data, "bank.txt")  # the default layout does not read it

@@ -66,6 +66,17 @@ def test_a_statement_with_balances_and_a_credit() -> None:
     assert (txn.first_line, txn.last_line) == (5, 6)
 
 
+def test_rmr_amounts_in_the_details_are_the_invoices_amounts() -> None:
+    data = statement(
+        ":61:2001050105C30,00NTRFNONREF\n:86:RMR*IV*INV-1*10.00\\RMR*IV*INV-2*20,5\\",
+        closing="C200105EUR130,00",
+    )
+    txn = only_transaction(parse_mt940(data, "rmr.sta"))
+    assert txn.invoice_refs == ("INV-1", "INV-2")
+    # "20,5" is no X12 decimal: the reference stays, without an amount.
+    assert txn.invoice_amounts == (("INV-1", Money(1000, "EUR")),)
+
+
 def test_each_statement_keeps_its_own_balances() -> None:
     first = statement(":61:200101C5,NTRFNONREF", closing="C200101EUR105,00")
     second = statement("", opening="C200102EUR105,00", closing="C200102EUR105,00")

@@ -12,8 +12,10 @@ from cash_application.bank_files.remittance_text import (
     invoice_refs_from_rmr,
     parse_rmr,
     remittance_values,
+    rmr_amounts,
     wire_tags,
 )
+from mappings.money import Money
 
 ACH = (
     "ORIG CO NAME:ACME MFG         ORIG ID:1366043251 DESC DATE:261102 "
@@ -67,6 +69,12 @@ def test_rmr_amounts_in_standard_and_short_form() -> None:
         RmrLine("OI", "OLD-7", "99.5"),
     )
     assert invoice_refs_from_rmr("RMR*IV**12.00\\") == ()
+
+
+def test_rmr_amounts_as_money_first_per_reference_and_only_when_the_currency_holds_them() -> None:
+    text = "RMR*IV*INV-1*PI*1500.00~RMR*IV*INV-1*0.00~RMR*IV*INV-2*1.005~RMR*IV*INV-3\\"
+    assert rmr_amounts(text, "USD") == (("INV-1", Money(150000, "USD")),)
+    assert rmr_amounts("RMR*IV*INV-2*1.005\\", "BHD") == (("INV-2", Money(1005, "BHD")),)
 
 
 def test_wire_originator_with_account_and_obi_remittance() -> None:

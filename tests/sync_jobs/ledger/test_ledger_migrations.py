@@ -20,6 +20,7 @@ LEDGER_TABLES = {
     "job_runs",
     "step_checkpoints",
     "cursors",
+    "pull_cursors",
     "bank_files",
     "customers",
     "invoices",
@@ -32,6 +33,9 @@ LEDGER_TABLES = {
     "audit_log",
     "audit_head",
     "job_locks",
+    "edi_control_numbers",
+    "edi_documents",
+    "edi_ack_files",
 }
 
 
@@ -57,8 +61,8 @@ def test_upgrade_from_empty_creates_every_table(ledger_url: str) -> None:
         engine.dispose()
 
 
-def test_head_revision_is_the_remittance_advices_one() -> None:
-    assert head_revision() == "0002"
+def test_head_revision_is_the_edi_one() -> None:
+    assert head_revision() == "0004"
 
 
 def test_migrations_ship_as_package_data() -> None:
@@ -69,6 +73,8 @@ def test_migrations_ship_as_package_data() -> None:
         "versions/__init__.py",
         "versions/0001_initial.py",
         "versions/0002_remittance_advices.py",
+        "versions/0003_pull_cursors.py",
+        "versions/0004_edi.py",
     ):
         assert (MIGRATIONS_DIR / relative).is_file(), relative
 
