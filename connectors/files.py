@@ -42,6 +42,7 @@ from mappings.records import (
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 
@@ -392,6 +393,20 @@ def exception_row(write: ExceptionWrite) -> dict[str, str]:
     }
 
 
+def resolution_row(write: ResolutionWrite) -> dict[str, str]:
+    """One `resolutions.csv` row for a decision taken in `arlink web`, as a clerk writes it
+    (the amount left blank: the whole item), with who decided in the note."""
+    return {
+        "payment_id": write.payment_id,
+        "action": write.action,
+        "invoice_id": write.invoice_id or "",
+        "amount": "",
+        "currency": "",
+        "note": write.text,
+        KEY_COLUMN: write.idempotency_key,
+    }
+
+
 def write_csv_atomic(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
     """Write a whole CSV to a temp file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -514,6 +529,13 @@ class FilesBooks:
     def push_exceptions(self, writes: Sequence[ExceptionWrite]) -> list[WriteResult]:
         return self._append(
             self.exceptions_path, EXCEPTION_COLUMNS, [exception_row(w) for w in writes]
+        )
+
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        """Append each decision to `resolutions.csv` with its key, where a clerk records
+        theirs: the next pull reads it back as the resolution of its payment."""
+        return self._append(
+            self.folder / "resolutions.csv", RESOLUTION_COLUMNS, [resolution_row(w) for w in writes]
         )
 
     def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]:

@@ -84,3 +84,6 @@ class FolderTransport:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+    def close(self) -> None:
+        """Nothing to release: a local folder holds no connection."""

@@ -42,7 +42,7 @@ import contextlib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,22 +58,31 @@ from connectors.errors import (
     retrying,
 )
 from connectors.protocols import CheckResult
+from mappings.invoice_document import InvoiceDocument
 from mappings.money import Money
 from mappings.odbc import (
     DEFAULT_SCHEMA,
+    EDI_STATEMENTS,
+    RESOLUTION_STATEMENTS,
+    DocumentRows,
     OdbcMapping,
     OdbcRowError,
     customer_from,
+    document_from,
+    edi_exception_details,
     invoice_from,
     resolution_from,
     sql_timestamp,
 )
 from mappings.records import (
+    EDI_EXCEPTION_STATUSES,
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 
@@ -312,25 +321,36 @@ class OdbcBooks:
         statement = self.mapping.statement(name)
         return cursor.execute(statement.sql, statement.bind(values))
 
-    def _select_once(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _select_once(
+        self, names: Sequence[str], values: Mapping[str, Any]
+    ) -> list[list[dict[str, Any]]]:
         connection = self._connect()
+        results = []
         try:
-            rows = self._rows(self._execute(connection.cursor(), name, values))
+            for name in names:
+                results.append(self._rows(self._execute(connection.cursor(), name, values)))
             connection.commit()  # ends the read transaction (and psqlODBC's declared cursor)
         except pyodbc.Error as exc:
             with contextlib.suppress(pyodbc.Error):
                 connection.rollback()
-            raise _translate(exc, self.settings, f"running `{name}`") from None
-        return rows
+            doing = names[len(results)]
+            raise _translate(exc, self.settings, f"running `{doing}`") from None
+        return results
 
-    def _select(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """A mapped query, on a fresh connection after a transient failure, within the
-        policy's bound (reads are safe to retry)."""
+    def _select_all(
+        self, names: Sequence[str], values: Mapping[str, Any]
+    ) -> list[list[dict[str, Any]]]:
+        """Mapped queries in one read transaction, on a fresh connection after a transient
+        failure, within the policy's bound (reads are safe to retry)."""
         return retrying(
             self.settings.retry,
-            lambda: self._select_once(name, values),
+            lambda: self._select_once(names, values),
             before_retry=self._drop,
         )
+
+    def _select(self, name: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """One mapped query (see `_select_all`)."""
+        return self._select_all([name], values)[0]
 
     def _pages(
         self, name: str, since: datetime | None, at: str, key: str
@@ -640,6 +660,121 @@ class OdbcBooks:
                 f"score {suggestion.score:.2f}{': ' + why if why else ''}"
             )
         return "\n".join(lines) or "none: no open invoice came close"
+
+    # -- clerks' decisions taken in arlink web ------------------------------------------
+
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        """Close each payment's open exception row as a clerk would (`resolutions.close`:
+        the resolution columns and resolved status), the key in the resolution note."""
+        lacking = self.mapping.lacking(sorted(RESOLUTION_STATEMENTS))
+        if lacking:
+            raise FixConfigError(
+                f"mapping {self.mapping.source.name} has no {', '.join(lacking)}: decisions "
+                "taken in arlink web cannot close exceptions in this database; copy them from "
+                "mappings/odbc/generic.toml and adapt the SQL"
+            )
+        keys = [w.idempotency_key for w in writes]
+        results = {
+            key: WriteResult(key, external, True)
+            for key, external in self._find("resolutions.find", keys).items()
+        }
+        for write in writes:
+            if write.idempotency_key not in results:
+                results.update(
+                    self._transaction(
+                        [write.idempotency_key],
+                        "resolutions.find",
+                        lambda cursor, write=write: self._close_exception(cursor, write),
+                        f"closing the exception on payment {write.payment_id}",
+                    )
+                )
+        return [results[w.idempotency_key] for w in writes]
+
+    def _close_exception(self, cursor: pyodbc.Cursor, write: ResolutionWrite) -> None:
+        values = {
+            "payment_id": write.payment_id,
+            "action": write.action,
+            "invoice_id": write.invoice_id,
+            "note": f"{write.text}, {write.idempotency_key}",
+            "resolved_at": sql_timestamp(self.clock()),
+        }
+        if self._execute(cursor, "resolutions.close", values).rowcount == 0:
+            raise OdbcRecordError(
+                f"resolution of payment {write.payment_id}: no open exception for it in "
+                f"{self.settings.where} (a clerk resolved it there, or it is not written yet)"
+            )
+
+    # -- EDI --------------------------------------------------------------------------
+
+    def _require_edi(self) -> None:
+        lacking = self.mapping.lacking(sorted(EDI_STATEMENTS))
+        if lacking:
+            raise FixConfigError(
+                f"mapping {self.mapping.source.name} has no {', '.join(lacking)}: EDI documents "
+                "are not available from this database; copy them from "
+                "mappings/odbc/generic.toml (tables in generic.sql) and adapt the SQL"
+            )
+
+    def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]:
+        """The EDI documents of invoices `ids` (the header from `invoices.by_id`, the rest
+        from `documents.*`, one read transaction each), keyed by invoice id. An id not in
+        the open items is left out; every invoice with a bad row is named at once."""
+        self._require_edi()
+        names = ["invoices.by_id", *(f"documents.{f.name}" for f in fields(DocumentRows))]
+        documents, problems = {}, []
+        for invoice_id in dict.fromkeys(ids):
+            header, *parts = self._select_all(names, {"invoice_id": invoice_id})
+            if not header:
+                continue
+            try:
+                invoice = invoice_from(header[0], "invoices.by_id")
+                documents[invoice_id] = document_from(invoice, DocumentRows(*parts))
+            except OdbcRowError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise OdbcRecordError("; ".join(problems))
+        return documents
+
+    def push_edi_status(self, writes: Sequence[EdiStatusWrite]) -> list[WriteResult]:
+        """Journal each status in `edi_status.insert` (ar_edi_status); one the clerk must act
+        on (invalid, rejected, overdue) is also an exception (`edi_status.exception`) in the
+        same transaction. Keys already journaled are `already_present`."""
+        self._require_edi()
+        results = {
+            key: WriteResult(key, external, True)
+            for key, external in self._find(
+                "edi_status.find", [w.idempotency_key for w in writes]
+            ).items()
+        }
+        for write in writes:
+            if write.idempotency_key in results:
+                continue
+            results.update(
+                self._transaction(
+                    [write.idempotency_key],
+                    "edi_status.find",
+                    lambda cursor, write=write: self._journal_edi_status(cursor, write),
+                    f"writing the EDI status of invoice {write.invoice_number}",
+                )
+            )
+        return [results[w.idempotency_key] for w in writes]
+
+    def _journal_edi_status(self, cursor: pyodbc.Cursor, write: EdiStatusWrite) -> None:
+        values = {
+            "idempotency_key": write.idempotency_key,
+            "invoice_id": write.invoice_id,
+            "invoice_number": write.invoice_number,
+            "partner": write.partner,
+            "status": write.status,
+            "interchange_control": write.interchange_control,
+            "message": write.message,
+            "created_at": sql_timestamp(self.clock()),
+            "reason": f"edi_{write.status}",
+            "details": edi_exception_details(write),
+        }
+        self._execute(cursor, "edi_status.insert", values)
+        if write.status in EDI_EXCEPTION_STATUSES:
+            self._execute(cursor, "edi_status.exception", values)
 
 
 def _reasons_text(write: ApplicationWrite) -> str:

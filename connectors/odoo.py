@@ -90,6 +90,7 @@ from mappings.records import (
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 
@@ -950,6 +951,66 @@ class OdooBooks:
                     subtype_xmlid="mail.mt_note",
                 )
         return WriteResult(write.idempotency_key, self._external(m.activity_model, activity), False)
+
+    # -- clerks' decisions taken in arlink web ------------------------------------------
+
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        """Mark each payment's exception activity done with the decision as its feedback
+        ("not ours ..." or "... on account ..."), as a clerk in Odoo would; the key rides
+        in the feedback, so the done message is what a rerun finds."""
+        wanted = {w.idempotency_key for w in writes}
+        present = self._exceptions_by_key(sorted(wanted))
+        results = {
+            key: WriteResult(key, external, True)
+            for key, external in present.items()
+            if key in wanted
+        }
+        for write in writes:
+            if write.idempotency_key not in results:
+                results[write.idempotency_key] = self._mark_done(write)
+        return [results[w.idempotency_key] for w in writes]
+
+    def _mark_done(self, write: ResolutionWrite) -> WriteResult:
+        m, key = self.mapping, write.idempotency_key
+        marker = [["summary", "ilike", f"[arlink {write.payment_id} "]]
+        activities = self._read(m.activity_model, "search", marker, order="id asc")
+        if not activities:
+            return self._closed_already(write)
+        try:
+            message = self._write(
+                m.activity_model, "action_feedback", activities, feedback=f"{write.text}, {key}"
+            )
+        except _MaybeDoneError as unsure:
+            found = self._exceptions_by_key([key])
+            if key in found:
+                return WriteResult(key, found[key], False)
+            raise RetryLaterError(
+                f"resolution of {write.payment_id}: outcome unknown ({unsure}); "
+                "the next run looks it up before writing"
+            ) from None
+        return WriteResult(key, self._external(m.message_model, message), False)
+
+    def _closed_already(self, write: ResolutionWrite) -> WriteResult:
+        """No open activity: a clerk marked it done in Odoo first (their done message is the
+        record, nothing more to write), or the exception never reached Odoo."""
+        m = self.mapping
+        done = self._read(
+            m.message_model,
+            "search",
+            [
+                ["model", "in", [m.invoice_model, m.customer_model]],
+                ["mail_activity_type_id", "!=", False],
+                ["body", "ilike", f"[arlink {write.payment_id} "],
+            ],
+            order="id asc",
+            limit=1,
+        )
+        if not done:
+            raise OdooRecordError(
+                f"resolution of payment {write.payment_id}: no arlink activity for it in Odoo "
+                f"at {self.settings.where} (its exception is not written back yet)"
+            )
+        return WriteResult(write.idempotency_key, self._external(m.message_model, done[0]), True)
 
     # -- EDI --------------------------------------------------------------------------
 

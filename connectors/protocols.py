@@ -19,6 +19,7 @@ from mappings.records import (
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 
@@ -52,6 +53,11 @@ class BooksHost(Protocol):
 
     def pull_resolutions(self, since: datetime | None) -> list[Resolution]: ...
 
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        """Close the host's exception item for each payment as a clerk there would
+        (on account, not ours), so the next pull reads it back as that resolution."""
+        ...
+
 
 @runtime_checkable
 class EdiBooksHost(Protocol):
@@ -84,3 +90,7 @@ class FileTransport(Protocol):
         ...
 
     def put(self, name: str, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """Release the connection, if the transport holds one; safe to call twice."""
+        ...

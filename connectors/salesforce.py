@@ -71,20 +71,27 @@ from connectors.errors import (
 )
 from connectors.protocols import CheckResult
 from mappings.exception_text import exception_lines
+from mappings.invoice_document import InvoiceDocument
 from mappings.money import Money
+from mappings.odbc import edi_exception_details
 from mappings.records import (
+    EDI_EXCEPTION_STATUSES,
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 from mappings.salesforce import (
+    InvoiceLinesMap,
     ObjectMap,
     SalesforceMapping,
     SalesforceRowError,
     customer_from,
+    document_from,
     invoice_from,
     money_from_sf,
     money_to_sf,
@@ -714,16 +721,22 @@ class SalesforceBooks:
         if "owner" in f and self.settings.exceptions_owner_id:
             values[f["owner"]] = self.settings.exceptions_owner_id
         doing = f"creating {ex.name} for payment {payment.payment_id}"
+        return self._create_keyed(doing, write.idempotency_key, values)
+
+    def _create_keyed(self, doing: str, key: str, values: dict[str, Any]) -> WriteResult:
+        """Create an exception-object record carrying `key`; a create whose answer was
+        lost is settled by looking the key up, never sent again blindly."""
+        ex = self.mapping.exceptions
         try:
             created = self._create(doing, ex.name, values)
         except _MaybeDoneError:
-            found = self._keys(self.mapping.exceptions, [write.idempotency_key])
-            if write.idempotency_key in found:
-                return WriteResult(write.idempotency_key, found[write.idempotency_key], False)
+            found = self._keys(ex, [key])
+            if key in found:
+                return WriteResult(key, found[key], False)
             raise RetryLaterError(
                 f"{doing}: outcome unknown; the next run looks it up before writing"
             ) from None
-        return WriteResult(write.idempotency_key, created, False)
+        return WriteResult(key, created, False)
 
     def _create(self, doing: str, obj: str, values: dict[str, Any]) -> str:
         """A create (POST): never retried. A transient failure may have been committed."""
@@ -768,6 +781,123 @@ class SalesforceBooks:
                 sf_datetime(row.get(f["modified"]), f"{ex.name} {row.get('Id')}"),
             )
         return list(resolutions.values())
+
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        """Complete each payment's exception Task (or close its Case) with the resolution
+        picklist value, as a clerk would. One already done is `already_present`: a rerun
+        finds the state the update left (Tasks cannot carry a second key)."""
+        m = self.mapping
+        ex = m.exceptions
+        f = ex.fields
+        choices = {action: value for value, action in m.resolutions.items()}
+        results = []
+        for write in writes:
+            condition = format_soql(
+                f"{f['payment']} = {{payment}} AND {_key_field(ex)} != null",
+                payment=write.payment_id,
+            )
+            rows = self._rows_rest(ex.name, [f["status"]], condition)
+            if not rows:
+                raise SalesforceRecordError(
+                    f"resolution of payment {write.payment_id}: no arlink {ex.name} for it in "
+                    f"{self.settings.where} (its exception is not written back yet)"
+                )
+            done = [row["Id"] for row in rows if row.get(f["status"]) == m.done_status]
+            if done:
+                results.append(WriteResult(write.idempotency_key, done[0], True))
+                continue
+            record_id = rows[0]["Id"]
+            values = {f["status"]: m.done_status, f["resolution"]: choices[write.action]}
+            # Setting the same values twice is harmless: safe to retry like a read.
+            self._read(
+                f"completing {ex.name} {record_id} for payment {write.payment_id}",
+                lambda sf, rid=record_id, values=values: getattr(sf, ex.name).update(rid, values),
+            )
+            results.append(WriteResult(write.idempotency_key, record_id, False))
+        return results
+
+    # -- EDI --------------------------------------------------------------------------
+
+    def _edi(self) -> InvoiceLinesMap:
+        edi = self.mapping.invoice_lines
+        if edi is None:
+            raise FixConfigError(
+                f"mapping {self.mapping.source.name} has no `[invoice_lines]`: EDI invoice "
+                "documents are not available from this org (see "
+                "mappings/salesforce/billing.toml for the section to add)"
+            )
+        return edi
+
+    def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]:
+        """The EDI documents of invoices `ids`: the invoice, its lines (`invoice_lines`),
+        and its account as the bill-to party. An id not in the org is left out; every
+        invoice with a bad row is named at once."""
+        m, edi = self.mapping, self._edi()
+        f = edi.lines.fields
+        invoices = self._invoices(i for i in ids if _looks_like_id(i))
+        lines: dict[str, list[dict[str, Any]]] = {}
+        for chunk in _chunks(sorted(invoices), LOOKUP_CHUNK):
+            condition = format_soql(f"{f['invoice']} IN {{ids}}", ids=list(chunk))
+            for row in self._rows(edi.lines.name, edi.line_fields(), [condition]):
+                lines.setdefault(row[f["invoice"]], []).append(row)
+        customer = m.invoices.fields["customer"]
+        accounts: dict[str, dict[str, Any]] = {}
+        account_ids = sorted({str(r[customer]) for r in invoices.values() if r.get(customer)})
+        for chunk in _chunks(account_ids if edi.party_fields() else [], LOOKUP_CHUNK):
+            condition = format_soql("Id IN {ids}", ids=list(chunk))
+            for row in self._rows_rest(m.customers.name, edi.party_fields(), condition):
+                accounts[row["Id"]] = row
+        documents, problems = {}, []
+        for invoice_id, row in invoices.items():
+            try:
+                invoice = invoice_from(row, m, self.settings.currency)
+                documents[invoice_id] = document_from(
+                    invoice, lines.get(invoice_id, []), accounts.get(row.get(customer)), m
+                )
+            except SalesforceRowError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise SalesforceRecordError("; ".join(problems))
+        return documents
+
+    def push_edi_status(self, writes: Sequence[EdiStatusWrite]) -> list[WriteResult]:
+        """Each status a Task (or Case) on the invoice, carrying its key: completed at once
+        as a note, or left open for the clerk when the invoice must be acted on (invalid,
+        rejected, overdue). Keys already in Salesforce are `already_present`."""
+        self._edi()
+        m = self.mapping
+        ex = m.exceptions
+        f = ex.fields
+        present = self._keys(ex, [w.idempotency_key for w in writes])
+        results = {key: WriteResult(key, rid, True) for key, rid in present.items()}
+        invoices = self._invoices(w.invoice_id for w in writes if _looks_like_id(w.invoice_id))
+        for write in writes:
+            key = write.idempotency_key
+            if key in results:
+                continue
+            act = write.status in EDI_EXCEPTION_STATUSES
+            values: dict[str, Any] = {
+                **dict(ex.values),
+                _key_field(ex): key,
+                f["subject"]: _edi_subject(write),
+                f["description"]: (edi_exception_details(write) if act else write.message)[:32000],
+            }
+            if not act:
+                values[f["status"]] = m.done_status  # a note: nothing for the clerk to do
+            invoice = invoices.get(write.invoice_id)
+            if invoice is not None:
+                values[f["link"]] = (
+                    write.invoice_id
+                    if m.exception_link == "invoice"
+                    else invoice.get(m.invoices.fields["customer"])
+                )
+            doing = f"creating {ex.name} for the EDI status of invoice {write.invoice_number}"
+            results[key] = self._create_keyed(doing, key, values)
+        return [results[w.idempotency_key] for w in writes]
+
+
+def _edi_subject(write: EdiStatusWrite) -> str:
+    return f"EDI invoice {write.invoice_number} to {write.partner}: {write.status}"[:255]
 
 
 def _looks_like_id(value: str) -> bool:

@@ -58,13 +58,17 @@ from connectors.errors import (
     retrying,
 )
 from connectors.protocols import CheckResult
+from mappings.invoice_document import InvoiceDocument
 from mappings.money import Money
 from mappings.records import (
+    EDI_EXCEPTION_STATUSES,
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 from mappings.soap import (
@@ -76,6 +80,9 @@ from mappings.soap import (
     application_record,
     customer_from,
     dig,
+    documents_from,
+    edi_case_record,
+    edi_status_record,
     exception_record,
     host_text,
     invoice_from,
@@ -693,6 +700,113 @@ class SoapBooks:
             if resolution is not None:
                 resolutions[resolution.payment_id] = resolution
         return list(resolutions.values())
+
+    # -- clerks' decisions taken in arlink web ------------------------------------------
+
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        """Set each payment's exception record to resolved with the decision's resolution
+        value and note (`exceptions.update`), as a clerk on the host's page would; a record
+        resolved already is `already_present` (the state a rerun finds; the key is in
+        the note)."""
+        w = self.mapping.exceptions
+        q, f = w.query, w.query.fields
+        if w.update is None or "payments" not in q.filters:
+            raise FixConfigError(
+                f"mapping {self.mapping.source.name} has no `exceptions.update` or "
+                "`exceptions.filters.payments`: decisions taken in arlink web cannot close "
+                "exceptions in this host (see mappings/soap/*.toml)"
+            )
+        by_payment: dict[str, list[dict[str, Any]]] = {}
+        for row in self._rows(q, role="payments", values=[x.payment_id for x in writes]):
+            by_payment.setdefault(host_text(row.get(f["payment_id"])) or "", []).append(row)
+        return [self._resolve(write, by_payment.get(write.payment_id, [])) for write in writes]
+
+    def _resolved(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        terms = self.mapping.exceptions.query.where["resolved"].items()
+        done = (r for r in rows if all(host_text(r.get(k)) == v for k, v in terms))
+        return next(done, None)
+
+    def _resolve(self, write: ResolutionWrite, rows: list[dict[str, Any]]) -> WriteResult:
+        w = self.mapping.exceptions
+        q, f, key = w.query, w.query.fields, write.idempotency_key
+        if not rows:
+            raise SoapRecordError(
+                f"resolution of payment {write.payment_id}: no exception for it at "
+                f"{self.settings.where} (its exception is not written back yet)"
+            )
+        done = self._resolved(rows)
+        if done is not None:
+            return WriteResult(key, self._external(w, done), True)
+        row = rows[0]
+        choices = {action: value for value, action in self.mapping.actions.items()}
+        record = {f["id"]: row[f["id"]], **q.where["resolved"], f["action"]: choices[write.action]}
+        if "version" in f:
+            record[f["version"]] = row.get(f["version"])
+        if "note" in f:
+            record[f["note"]] = f"{write.text}, {key}"
+        doing = f"{w.update} exception of payment {write.payment_id} ({write.action})"
+        try:
+            self._call(q.service, w.update, doing, True, **{w.record: record})
+        except RetryLaterError as unsure:
+            done = self._resolved(self._rows(q, role="payments", values=[write.payment_id]))
+            if done is None:
+                raise RetryLaterError(
+                    f"{doing}: outcome unknown ({unsure}); the next run looks it up first"
+                ) from None
+        return WriteResult(key, self._external(w, row), False)
+
+    # -- EDI --------------------------------------------------------------------------
+
+    def _edi(self) -> tuple[Query, Write]:
+        documents, status = self.mapping.documents, self.mapping.edi_status
+        if documents is None or status is None:
+            raise FixConfigError(
+                f"mapping {self.mapping.source.name} has no `[documents]` and `[edi_status]`: "
+                "EDI documents are not available from this host; see "
+                "mappings/soap/generic_invoice_service.toml"
+            )
+        return documents, status
+
+    def pull_invoice_documents(self, ids: Sequence[str]) -> dict[str, InvoiceDocument]:
+        """The EDI documents of invoices `ids`: the header from `invoices`, the lines,
+        allowances, charges, taxes, parties and terms from `documents`. An id not in the
+        host is left out; every invoice with a bad record is named at once."""
+        query, _ = self._edi()
+        invoices = {i.invoice_id: i for i in self._invoices_by("ids", ids)}
+        rows = self._rows(query, role="ids", values=list(invoices))
+        documents, problems = documents_from(rows, query, invoices)
+        if problems:
+            raise SoapRecordError("; ".join(problems))
+        return documents
+
+    def push_edi_status(self, writes: Sequence[EdiStatusWrite]) -> list[WriteResult]:
+        """Journal each status (`edi_status.create`); one the clerk must act on (invalid,
+        rejected, overdue) is first a case in the exception queue, so a journaled status
+        always has its case. Keys already journaled are `already_present`."""
+        _, w = self._edi()
+        present = self._keys(w, [write.idempotency_key for write in writes])
+        results = {key: WriteResult(key, external, True) for key, external in present.items()}
+        pending = [write for write in writes if write.idempotency_key not in results]
+        to_act_on = [write for write in pending if write.status in EDI_EXCEPTION_STATUSES]
+        cases = self.mapping.exceptions
+        opened = self._keys(cases, [write.idempotency_key for write in to_act_on])
+        invoices = {
+            i.invoice_id: i for i in self._invoices_by("ids", [x.invoice_id for x in to_act_on])
+        }
+        for write in pending:
+            key = write.idempotency_key
+            if key in results:
+                continue
+            doing = f"{w.operation} EDI status {write.status} of invoice {write.invoice_number}"
+            if write.status in EDI_EXCEPTION_STATUSES and key not in opened:
+                record = edi_case_record(
+                    write, invoices.get(write.invoice_id), self.mapping, self._local
+                )
+                opened[key] = self._create(
+                    cases, record, key, f"{cases.operation} for {doing}"
+                ).external_id
+            results[key] = self._create(w, edi_status_record(write, self.mapping), key, doing)
+        return [results[write.idempotency_key] for write in writes]
 
 
 def connect(

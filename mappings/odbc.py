@@ -12,15 +12,23 @@ or Decimal: a float (the SQLite driver's NUMERIC) is refused, naming the column.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from mappings.invoice_document import (
+    AllowanceCharge,
+    DocumentLine,
+    InvoiceDocument,
+    Party,
+    PaymentTerms,
+    TaxAmount,
+)
 from mappings.money import Money, MoneyError
-from mappings.records import Customer, Invoice, Resolution
+from mappings.records import Customer, EdiStatusWrite, Invoice, Resolution
 from mappings.toml_file import read_toml
 
 MAPPING_FOLDER = Path(__file__).with_name("odbc")
@@ -87,7 +95,35 @@ STATEMENTS: dict[str, frozenset[str]] = {
         }
     ),
     "resolutions.page": _PAGE,
+    "resolutions.find": frozenset({"idempotency_key"}),
+    "resolutions.close": frozenset({"payment_id", "action", "invoice_id", "note", "resolved_at"}),
+    "documents.lines": frozenset({"invoice_id"}),
+    "documents.allowances": frozenset({"invoice_id"}),
+    "documents.taxes": frozenset({"invoice_id"}),
+    "documents.parties": frozenset({"invoice_id"}),
+    "documents.terms": frozenset({"invoice_id"}),
+    "edi_status.find": frozenset({"idempotency_key"}),
+    "edi_status.insert": frozenset(
+        {
+            "idempotency_key",
+            "invoice_id",
+            "invoice_number",
+            "partner",
+            "status",
+            "interchange_control",
+            "message",
+            "created_at",
+        }
+    ),
+    "edi_status.exception": frozenset(
+        {"idempotency_key", "reason", "details", "invoice_id", "created_at"}
+    ),
 }
+# The EDI statements: a mapping written before EDI may leave them out (EDI then says so).
+EDI_STATEMENTS = frozenset(name for name in STATEMENTS if name.startswith(("documents.", "edi_")))
+# Closing an exception for a decision taken in `arlink web`: a mapping without them
+# cannot (`push_resolutions` then says so).
+RESOLUTION_STATEMENTS = frozenset({"resolutions.find", "resolutions.close"})
 SESSION_PARAMS = frozenset({"statement_timeout_ms"})
 
 # A `?` outside quoted literals and identifiers; the loader counts them against `params`.
@@ -143,6 +179,7 @@ class OdbcMapping:
         statements = {
             name: _statement(_at(raw, name), name, allowed, problems)
             for name, allowed in STATEMENTS.items()
+            if name not in EDI_STATEMENTS | RESOLUTION_STATEMENTS or _at(raw, name) is not None
         }
         sessions = {
             dbms.lower(): _session(value, f"session.{dbms}", problems)
@@ -164,6 +201,10 @@ class OdbcMapping:
 
     def statement(self, name: str) -> Statement:
         return self.statements[name]
+
+    def lacking(self, names: Iterable[str]) -> list[str]:
+        """Which of the optional statements `names` this mapping leaves out."""
+        return [name for name in names if name not in self.statements]
 
     def session_for(self, dbms: str) -> Session:
         """The session of a DBMS by the name its driver reports; none listed: ODBC's own."""
@@ -377,3 +418,166 @@ def resolution_from(row: Mapping[str, Any]) -> Resolution:
         note=_text(row.get("note")) or "",
         modified=_modified(row, "resolved_at", where),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# EDI documents
+
+
+def decimal_from_sql(value: Any, where: str) -> Decimal:
+    """A quantity, price or percent column as a Decimal: text, Decimal or int; a float is
+    refused like money's (select it as text)."""
+    if isinstance(value, float):
+        raise OdbcRowError(
+            f"{where}: the driver returned a float ({value!r}); select the column as text "
+            "(CAST(... AS VARCHAR(40))) in the mapping"
+        )
+    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
+        raise OdbcRowError(f"{where}: expected a number, found {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise OdbcRowError(f"{where}: expected a number, found {value!r}") from None
+    if not number.is_finite():
+        raise OdbcRowError(f"{where}: expected a number, found {value!r}")
+    # The column's scale is storage, not meaning: NUMERIC(18,6)'s 10.000000 is 10.
+    return (
+        number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
+    )
+
+
+def _int(value: Any, where: str) -> int:
+    number = decimal_from_sql(value, where)
+    if number != number.to_integral_value():
+        raise OdbcRowError(f"{where}: expected a whole number, found {value!r}")
+    return int(number)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRows:
+    """What the `documents.*` statements returned for one invoice."""
+
+    lines: list[Mapping[str, Any]]
+    allowances: list[Mapping[str, Any]]
+    taxes: list[Mapping[str, Any]]
+    parties: list[Mapping[str, Any]]
+    terms: list[Mapping[str, Any]]
+
+
+def _allowance_from(row: Mapping[str, Any], currency: str, where: str) -> AllowanceCharge:
+    kind = str(_required(row, "kind", where)).strip().upper()
+    if kind not in ("A", "C"):
+        raise OdbcRowError(f"{where}: column `kind` must be 'A' or 'C', found {kind!r}")
+    return AllowanceCharge(
+        kind=kind,
+        code=str(_required(row, "code", where)).strip(),
+        amount=money_from_sql(_required(row, "amount", where), currency, f"{where} `amount`"),
+        description=_text(row.get("description")) or "",
+    )
+
+
+def document_from(invoice: Invoice, rows: DocumentRows) -> InvoiceDocument:
+    """An invoice's EDI document from its header and the `documents.*` rows. Raise
+    `OdbcRowError` naming the invoice, the statement and the column of a bad row."""
+    where = f"invoice {invoice.invoice_id}"
+    if invoice.issue_date is None:
+        raise OdbcRowError(f"{where}: needs an issue date for EDI (ar_open_items.issue_date)")
+    currency = invoice.currency
+    extras: dict[str, list[AllowanceCharge]] = {}
+    summary = []
+    for row in rows.allowances:
+        item = _allowance_from(row, currency, f"documents.allowances {where}")
+        line_number = _text(row.get("line_number"))
+        if line_number is None:
+            summary.append(item)
+        else:
+            extras.setdefault(line_number, []).append(item)
+    lines = []
+    for row in rows.lines:
+        number = str(_required(row, "line_number", f"documents.lines {where}")).strip()
+        at = f"documents.lines {where} line {number}"
+        lines.append(
+            DocumentLine(
+                line_number=number,
+                product_qualifier=_text(row.get("product_qualifier")) or "VN",
+                product_id=str(_required(row, "product_id", at)).strip(),
+                quantity=decimal_from_sql(_required(row, "quantity", at), f"{at} `quantity`"),
+                unit=str(_required(row, "unit", at)).strip(),
+                unit_price=decimal_from_sql(_required(row, "unit_price", at), f"{at} `unit_price`"),
+                description=_text(row.get("description")) or "",
+                allowances_charges=tuple(extras.pop(number, ())),
+            )
+        )
+    if extras:
+        raise OdbcRowError(
+            f"documents.allowances {where}: no line {', '.join(map(repr, sorted(extras)))}"
+        )
+    at = f"documents.taxes {where}"
+    taxes = tuple(
+        TaxAmount(
+            tax_type=str(_required(row, "tax_type", at)).strip(),
+            amount=money_from_sql(_required(row, "amount", at), currency, f"{at} `amount`"),
+            percent=None
+            if row.get("percent") is None
+            else decimal_from_sql(row["percent"], f"{at} `percent`"),
+        )
+        for row in rows.taxes
+    )
+    at = f"documents.parties {where}"
+    parties = tuple(
+        Party(
+            role=str(_required(row, "role", at)).strip(),
+            name=str(_required(row, "name", at)).strip(),
+            id_qualifier=_text(row.get("id_qualifier")) or "",
+            party_id=_text(row.get("party_id")) or "",
+        )
+        for row in rows.parties
+    )
+    return InvoiceDocument(
+        invoice_number=invoice.number,
+        invoice_date=invoice.issue_date,
+        currency=currency,
+        lines=tuple(lines),
+        po_number=invoice.po_number or "",
+        allowances_charges=tuple(summary),
+        taxes=taxes,
+        parties=parties,
+        terms=_terms_from(rows.terms, invoice, f"documents.terms {where}"),
+    )
+
+
+def _terms_from(
+    rows: Sequence[Mapping[str, Any]], invoice: Invoice, where: str
+) -> PaymentTerms | None:
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise OdbcRowError(f"{where}: expected one row of terms, found {len(rows)}")
+    (row,) = rows
+    percent, days = row.get("discount_percent"), row.get("discount_days")
+    return PaymentTerms(
+        net_days=_int(_required(row, "net_days", where), f"{where} `net_days`"),
+        discount_percent=None
+        if percent is None
+        else decimal_from_sql(percent, f"{where} `discount_percent`"),
+        discount_days=None if days is None else _int(days, f"{where} `discount_days`"),
+        net_due_date=invoice.due_date,
+    )
+
+
+# What the clerk does about an EDI exception, by status.
+_CORRECT_IT = "Correct the invoice in the ERP: arlink builds and sends it on its next run."
+_EDI_HINTS = {
+    "invalid": _CORRECT_IT,
+    "rejected": _CORRECT_IT,
+    "overdue": "No acknowledgment by the partner's deadline: ask the partner if it arrived.",
+}
+
+
+def edi_exception_details(write: EdiStatusWrite) -> str:
+    """The text of an EDI exception for the clerk: the invoice, partner, status, findings,
+    and what to do."""
+    return (
+        f"EDI invoice {write.invoice_number} to {write.partner}: {write.status}: "
+        f"{write.message}. {_EDI_HINTS.get(write.status, '')}"
+    ).strip()

@@ -251,3 +251,22 @@ class EdiStatusWrite:
     interchange_control: str
     message: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionWrite:
+    """A clerk's decision on an exception (taken in `arlink web`) for the books host: close
+    the host's exception item for the payment as a clerk there would, once per key."""
+
+    idempotency_key: str
+    payment_id: str
+    action: str  # "on_account", "not_ours" (an "apply" goes through `ApplicationWrite`)
+    invoice_id: str | None
+    note: str
+    actor: str
+
+    @property
+    def text(self) -> str:
+        """The decision as hosts record it: the clerk's words, then what, by whom, where."""
+        said = f"{self.note} " if self.note else ""
+        return f"{said}({self.action.replace('_', ' ')} by {self.actor} in arlink web)"

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from mappings.invoice_document import DocumentLine, InvoiceDocument, Party, TaxAmount
 from mappings.money import Money, currency_exponent
 from mappings.records import Customer, Invoice
 from mappings.toml_file import read_toml
@@ -59,6 +60,26 @@ class ObjectMap:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceLinesMap:
+    """Where an invoice's EDI document lives (`[invoice_lines]`): the line object and its
+    fields, the codes the org has no field for, and the account fields naming the bill-to
+    party (`party_name`, `party_id`, on the customers object)."""
+
+    lines: ObjectMap
+    product_qualifier: str
+    unit: str
+    tax_type: str
+    party_role: str
+    party_id_qualifier: str
+
+    def party_fields(self) -> list[str]:
+        return [self.lines.fields[k] for k in ("party_name", "party_id") if k in self.lines.fields]
+
+    def line_fields(self) -> list[str]:
+        return [v for k, v in self.lines.fields.items() if not k.startswith("party_")]
+
+
+@dataclass(frozen=True, slots=True)
 class SalesforceMapping:
     """The objects, fields and conditions of one org (see `salesforce/billing.toml`)."""
 
@@ -75,6 +96,7 @@ class SalesforceMapping:
     done_status: str
     resolutions: dict[str, str]  # value of the resolution field -> "apply" | ...
     source: Path
+    invoice_lines: InvoiceLinesMap | None = None  # EDI documents; None: not available
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SalesforceMapping:
@@ -108,6 +130,7 @@ class SalesforceMapping:
             done_status=r.text("exceptions.done_status"),
             resolutions=r.resolutions("exceptions.resolutions"),
             source=source,
+            invoice_lines=r.invoice_lines() if "invoice_lines" in raw else None,
         )
         r.done()
         return mapping
@@ -124,6 +147,10 @@ class SalesforceMapping:
             self.exceptions,
         ):
             wanted.setdefault(obj.name, set()).update(obj.wanted() | {"Id"})
+        if self.invoice_lines is not None:
+            edi = self.invoice_lines
+            wanted.setdefault(edi.lines.name, set()).update({*edi.line_fields(), "Id"})
+            wanted[self.customers.name].update(edi.party_fields())
         return wanted
 
     def keyed(self) -> tuple[ObjectMap, ...]:
@@ -206,6 +233,22 @@ class _Reader:
                     f"`{key}.{value}`: expected one of {', '.join(ACTIONS)}, found {action!r}"
                 )
         return {value: action for value, action in table.items() if action in ACTIONS}
+
+    def invoice_lines(self) -> InvoiceLinesMap:
+        lines = self.object(
+            "invoice_lines",
+            ("invoice", "line_number", "product_id", "quantity", "unit_price"),
+            ("unit", "description", "tax", "party_name", "party_id"),
+            keyed=False,
+        )
+        return InvoiceLinesMap(
+            lines,
+            product_qualifier=self.text("invoice_lines.product_qualifier"),
+            unit=self.text("invoice_lines.unit"),
+            tax_type=self.text("invoice_lines.tax_type"),
+            party_role=self.text("invoice_lines.party_role"),
+            party_id_qualifier=self.optional_text("invoice_lines.party_id_qualifier"),
+        )
 
     def done(self) -> None:
         if self.problems:
@@ -319,4 +362,74 @@ def invoice_from(row: Mapping[str, Any], mapping: SalesforceMapping, currency: s
         discount_terms=sf_text(optional("payment_terms")),
         status="open" if open_amount.minor > 0 else (status or "closed"),
         modified=sf_datetime(row.get(f["modified"]), f"{where} `{f['modified']}`"),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# EDI documents
+
+
+def _quantity(value: Any, where: str) -> Decimal:
+    """A number field (JSON float or Bulk text) as a Decimal, through its shortest repr."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise SalesforceRowError(f"{where}: expected a number, found {value!r}")
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        raise SalesforceRowError(f"{where}: expected a number, found {value!r}") from None
+    # 10.0 from JSON is 10: the quantity, not its float form.
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number
+
+
+def document_from(
+    invoice: Invoice,
+    lines: Sequence[Mapping[str, Any]],
+    account: Mapping[str, Any] | None,
+    mapping: SalesforceMapping,
+) -> InvoiceDocument:
+    """An invoice's EDI document from its line rows (sorted by line number) and its account
+    row (the bill-to party). Line taxes are summed into one tax of `tax_type`."""
+    edi = mapping.invoice_lines
+    if edi is None:
+        raise SalesforceMappingError(f"{mapping.source}: no `[invoice_lines]`")
+    f = edi.lines.fields
+    where = f"{mapping.invoices.name} {invoice.invoice_id}"
+    if invoice.issue_date is None:
+        raise SalesforceRowError(f"{where}: needs an invoice date for EDI")
+    document_lines = []
+    tax = Money.zero(invoice.currency)
+    for row in sorted(lines, key=lambda r: str(r.get(f["line_number"]) or "")):
+        at = f"{edi.lines.name} {row.get('Id')}"
+        product = sf_text(row.get(f["product_id"]))
+        if product is None:
+            raise SalesforceRowError(f"{at}: field `{f['product_id']}` is empty")
+        document_lines.append(
+            DocumentLine(
+                line_number=sf_text(row.get(f["line_number"])) or "",
+                product_qualifier=edi.product_qualifier,
+                product_id=product,
+                quantity=_quantity(row.get(f["quantity"]), f"{at} `{f['quantity']}`"),
+                unit=(sf_text(row.get(f["unit"])) if "unit" in f else None) or edi.unit,
+                unit_price=_quantity(row.get(f["unit_price"]), f"{at} `{f['unit_price']}`"),
+                description=(sf_text(row.get(f["description"])) if "description" in f else "")
+                or "",
+            )
+        )
+        if "tax" in f and row.get(f["tax"]) not in (None, ""):
+            tax += money_from_sf(row[f["tax"]], invoice.currency, f"{at} `{f['tax']}`")
+    parties: tuple[Party, ...] = ()
+    if account is not None and "party_name" in f:
+        name = sf_text(account.get(f["party_name"]))
+        party_id = (sf_text(account.get(f["party_id"])) if "party_id" in f else None) or ""
+        if name:
+            qualifier = edi.party_id_qualifier if party_id else ""
+            parties = (Party(edi.party_role, name, qualifier, party_id),)
+    return InvoiceDocument(
+        invoice_number=invoice.number,
+        invoice_date=invoice.issue_date,
+        currency=invoice.currency,
+        lines=tuple(document_lines),
+        po_number=invoice.po_number or "",
+        taxes=(TaxAmount(edi.tax_type, tax),) if tax.minor else (),
+        parties=parties,
     )

@@ -19,17 +19,20 @@ as `xsd:decimal` (Decimal) or text and become `Money`; a float is refused.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mappings.exception_text import exception_lines
+from mappings.invoice_document import InvoiceDocument
 from mappings.money import Money, MoneyError
+from mappings.odbc import DocumentRows, OdbcRowError, document_from, edi_exception_details
 from mappings.records import (
     ApplicationWrite,
     Customer,
+    EdiStatusWrite,
     ExceptionWrite,
     Invoice,
     Resolution,
@@ -73,7 +76,36 @@ EXCEPTION_FIELDS = (
         "resolved_invoice_number",
         "resolved_amount",
         "note",
+        "version",  # a concurrency token the update must send back (BC's `Key`)
     ),
+)
+# EDI (optional sections): an invoice's document, one record per `record` kind (line,
+# allowance, charge, tax, party, terms) as in the files host's invoice_lines.csv.
+DOCUMENT_FIELDS = (
+    ("id", "invoice_id", "record"),
+    (
+        "line_number",
+        "product_qualifier",
+        "product_id",
+        "quantity",
+        "unit",
+        "unit_price",
+        "description",
+        "code",
+        "amount",
+        "percent",
+        "role",
+        "name",
+        "id_qualifier",
+        "party_id",
+        "net_days",
+        "discount_days",
+    ),
+)
+DOCUMENT_RECORDS = ("line", "allowance", "charge", "tax", "party", "terms")
+EDI_STATUS_FIELDS = (
+    ("id", "key", "invoice_id", "status", "message"),
+    ("invoice_number", "partner", "interchange_control"),
 )
 
 
@@ -128,6 +160,8 @@ class Write:
     operation: str
     record: str
     constants: dict[str, str]
+    # The update operation closing a record (exceptions: a decision taken in arlink web).
+    update: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +177,8 @@ class SoapMapping:
     actions: dict[str, str]  # host resolution value -> apply / on_account / not_ours
     blank_currency_is_local: bool  # BC: a blank currency code means the local currency
     source: Path
+    documents: Query | None = None  # EDI: invoice documents (`[documents]`)
+    edi_status: Write | None = None  # EDI: the status journal (`[edi_status]`)
 
     @classmethod
     def load(cls, path: Path | str) -> SoapMapping:
@@ -188,12 +224,27 @@ class SoapMapping:
         reader.require_filters(exceptions.query, ("keys", "since"), ("resolved",))
         if not ({"invoice_id", "invoice_number"} & set(applications.query.fields)):
             reader.problem("`applications.fields`: map `invoice_id` or `invoice_number`")
+        if "documents" in raw:
+            documents = reader.query("documents", DOCUMENT_FIELDS, services)
+            reader.require_filters(documents, ("ids",))
+            mapping = replace(mapping, documents=documents)
+        if "edi_status" in raw:
+            edi_status = reader.write("edi_status", EDI_STATUS_FIELDS, services)
+            reader.require_filters(edi_status.query, ("keys",))
+            mapping = replace(mapping, edi_status=edi_status)
         reader.done()
         return mapping
 
     def queries(self) -> list[Query]:
         """Every read the connector makes, for `check()`."""
-        return [self.customers, self.invoices, self.applications.query, self.exceptions.query]
+        edi = [self.documents, self.edi_status.query if self.edi_status else None]
+        return [
+            self.customers,
+            self.invoices,
+            self.applications.query,
+            self.exceptions.query,
+            *(query for query in edi if query is not None),
+        ]
 
 
 class _Reader:
@@ -307,6 +358,7 @@ class _Reader:
             query=self.query(section, canonical, services),
             operation=self.text(f"{section}.create"),
             record=self.text(f"{section}.record"),
+            update=self.optional(f"{section}.update"),
             constants={
                 str(k): str(v)
                 for k, v in self.table(f"{section}.constants", required=False).items()
@@ -546,3 +598,85 @@ def resolution_from(
         note=(host_text(row.get(f["note"])) or "") if "note" in f else "",
         modified=host_datetime(row.get(f["modified"]), _where(q, row, "modified")),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# EDI documents and statuses
+
+
+def documents_from(
+    rows: Sequence[Mapping[str, Any]], query: Query, invoices: Mapping[str, Invoice]
+) -> tuple[dict[str, InvoiceDocument], list[str]]:
+    """The EDI documents of `invoices` from their `documents` records (canonical values by
+    `record` kind, shaped as the odbc host's rows and read by the same code), and what was
+    wrong with the invoices left out, each naming the record and field."""
+    f = query.fields
+    parts: dict[str, DocumentRows] = {i: DocumentRows([], [], [], [], []) for i in invoices}
+    problems: list[str] = []
+    for row in rows:
+        values = {name: row.get(host) for name, host in f.items()}
+        invoice_id = host_text(values["invoice_id"]) or ""
+        record = host_text(values["record"])
+        target = parts.get(invoice_id)
+        if target is None:
+            continue
+        if record == "line":
+            target.lines.append(values)
+        elif record in ("allowance", "charge"):
+            target.allowances.append({**values, "kind": record[0].upper()})
+        elif record == "tax":
+            target.taxes.append({**values, "tax_type": values["code"] if "code" in f else None})
+        elif record == "party":
+            target.parties.append(values)
+        elif record == "terms":
+            target.terms.append({**values, "discount_percent": values.get("percent")})
+        else:
+            problems.append(
+                f"{_where(query, row, 'record')}: expected one of "
+                f"{', '.join(DOCUMENT_RECORDS)}, found {record!r}"
+            )
+            parts.pop(invoice_id)
+    documents = {}
+    for invoice_id, found in parts.items():
+        try:
+            documents[invoice_id] = document_from(invoices[invoice_id], found)
+        except OdbcRowError as exc:
+            problems.append(str(exc))
+    return documents, problems
+
+
+def edi_status_record(write: EdiStatusWrite, mapping: SoapMapping) -> dict[str, Any]:
+    """The host record journaling one EDI status (`[edi_status]`), keyed by its idempotency
+    key."""
+    w = mapping.edi_status
+    if w is None:
+        raise SoapMappingError(f"{mapping.source}: no `[edi_status]`")
+    f = w.query.fields
+    record: dict[str, Any] = dict(w.constants)
+    _put(record, f, "key", write.idempotency_key)
+    _put(record, f, "invoice_id", write.invoice_id)
+    _put(record, f, "invoice_number", write.invoice_number)
+    _put(record, f, "partner", write.partner)
+    _put(record, f, "status", write.status)
+    _put(record, f, "interchange_control", write.interchange_control)
+    _put(record, f, "message", write.message)
+    return record
+
+
+def edi_case_record(
+    write: EdiStatusWrite, invoice: Invoice | None, mapping: SoapMapping, local_currency: str | None
+) -> dict[str, Any]:
+    """An exception record for an invoice the clerk must correct (invalid, rejected,
+    overdue): no payment, reason `edi_<status>`, on the invoice and its customer."""
+    w = mapping.exceptions
+    f = w.query.fields
+    record: dict[str, Any] = dict(w.constants)
+    _put(record, f, "key", write.idempotency_key)
+    _put(record, f, "amount", Decimal(0))
+    _put(record, f, "reason", f"edi_{write.status}")
+    _put(record, f, "details", edi_exception_details(write))
+    _put(record, f, "invoice_number", write.invoice_number)
+    if invoice is not None:
+        _put(record, f, "customer", invoice.customer_id)
+        _put(record, f, "currency", _host_currency(invoice.currency, local_currency))
+    return record

@@ -7,7 +7,10 @@ the exception closed with its resolution (the same shape `steps.pull` records fo
 resolution pulled from the host, plus who did it, which the matcher learns from), and
 who-did-what audit events. Then the ordinary write-back step posts the application to
 the books host with its idempotency key, so a crash or a host that is down leaves a
-pending row that the next write-back finishes, never a second posting.
+pending row that the next write-back finishes, never a second posting. On-account and
+not-ours go to the host too (`BooksHost.push_resolutions` closes its exception item as a
+clerk there would): a `bindings` row (entity `resolution`) is the intent, marked written
+before the push and confirmed with the host's id after, so a rerun finds what was written.
 
 A form carries the item's open amount as the clerk saw it; an action on an item that
 changed since (another clerk, a double submit) is refused instead of applied twice.
@@ -15,6 +18,8 @@ changed since (another clerk, a double submit) is refused instead of applied twi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +38,7 @@ from sync_jobs import steps
 from sync_jobs.ledger.locks import books_host_lock
 from sync_jobs.ledger.schema import (
     applications,
+    bindings,
     exception_items,
     invoices,
 )
@@ -266,15 +272,35 @@ def close_item(
     if host is None:
         raise ActionRefusedError("item", f"no exception item {item_id}")
     ctx = desk._context(desk.books(host))
-    with desk.engine.begin() as conn:
-        item = _open_item(conn, item_id, expected_open)
-        amount = Money(item.amount_minor, item.currency)
-        _close(conn, ctx, item, _resolution(action, None, amount, note, desk.actor))
-    return ActionResult(item.payment_id, Money.zero(item.currency), True, None)
+    with books_host_lock(desk.engine, host):
+        with desk.engine.begin() as conn:
+            item = _open_item(conn, item_id, expected_open)
+            amount = Money(item.amount_minor, item.currency)
+            resolution = _resolution(action, None, amount, note, desk.actor)
+            # From the item's own key: one decision per exception item, whatever the payment.
+            key = idempotency_key(item.idempotency_key, steps.RESOLUTION_ENTITY, action)
+            resolution["idempotency_key"] = key
+            _close(conn, ctx, item, resolution)
+            payload = json.dumps(resolution, sort_keys=True).encode()
+            conn.execute(
+                sa.insert(bindings).values(
+                    host=host,
+                    entity=steps.RESOLUTION_ENTITY,
+                    local_id=key,
+                    payload_hash=hashlib.sha256(payload).hexdigest(),
+                    status="intent",
+                    created_at=ctx.now(),
+                    updated_at=ctx.now(),
+                )
+            )
+        error = _write_back(ctx)
+    return ActionResult(item.payment_id, Money.zero(item.currency), True, None, error)
 
 
 def _write_back(ctx: steps.JobContext) -> str | None:
-    """Run the write-back step now; a failure leaves the rows pending for the next run."""
+    """Run the write-back step now: it pushes the decisions not confirmed yet after the
+    exceptions (an item's exception must be in the host before its decision can close it);
+    a failure leaves the rows pending for the next run."""
     try:
         steps.write_back(ctx)
     except Exception as exc:  # any host failure: the row stays pending, the next run retries

@@ -307,37 +307,39 @@ def _run_steps(
     run_id = plan.run_id
     steps = loaded.config.jobs[plan.job].steps
     ctx = job_context(engine, loaded, plan.job, run_id, now, report)
-    counts: dict[str, object] = {}
-    for index, step in enumerate(steps):
-        on_step(step, index, len(steps))
-        with engine.connect() as conn:
-            status = runs.step_status(conn, run_id, step)
-        if status == "done":
-            continue
-        with engine.begin() as conn:
-            runs.checkpoint(conn, run_id, step, "running", {}, now())
-        try:
-            done, retried = run_step(ctx, step)
-        except _StepFailedError as failed:
-            exc = failed.cause
-            detail = {"error": str(exc), "attempts": failed.attempts}
+    try:
+        counts: dict[str, object] = {}
+        for index, step in enumerate(steps):
+            on_step(step, index, len(steps))
+            with engine.connect() as conn:
+                status = runs.step_status(conn, run_id, step)
+            if status == "done":
+                continue
             with engine.begin() as conn:
-                runs.checkpoint(conn, run_id, step, "failed", detail, now())
-                runs.finish_run(conn, run_id, "failed", counts, f"{step}: {exc}", now())
-            raise JobFailedError(run_id, step, exc) from exc
-        counts[step] = done
+                runs.checkpoint(conn, run_id, step, "running", {}, now())
+            try:
+                done, retried = run_step(ctx, step)
+            except _StepFailedError as failed:
+                exc = failed.cause
+                detail = {"error": str(exc), "attempts": failed.attempts}
+                with engine.begin() as conn:
+                    runs.checkpoint(conn, run_id, step, "failed", detail, now())
+                    runs.finish_run(conn, run_id, "failed", counts, f"{step}: {exc}", now())
+                raise JobFailedError(run_id, step, exc) from exc
+            counts[step] = done
+            with engine.begin() as conn:
+                record = {**done, "retries": retried} if retried else done
+                runs.checkpoint(conn, run_id, step, "done", record, now())
+        on_step("done", len(steps), len(steps))
+        summary = run_summary(engine, run_id)
+        summary.seconds = time.perf_counter() - plan.started
         with engine.begin() as conn:
-            runs.checkpoint(
-                conn, run_id, step, "done", {**done, "retries": retried} if retried else done, now()
+            runs.finish_run(
+                conn, run_id, "succeeded", {**counts, "summary": summary.to_json()}, None, now()
             )
-    on_step("done", len(steps), len(steps))
-    summary = run_summary(engine, run_id)
-    summary.seconds = time.perf_counter() - plan.started
-    with engine.begin() as conn:
-        runs.finish_run(
-            conn, run_id, "succeeded", {**counts, "summary": summary.to_json()}, None, now()
-        )
-    return RunResult(run_id, plan.resumed, summary)
+        return RunResult(run_id, plan.resumed, summary)
+    finally:
+        ctx.close()
 
 
 def run_summary(engine: sa.Engine, run_id: str) -> RunSummary:
@@ -368,42 +370,46 @@ def preview_job(
     sources. Files the ledger already holds are left out, as a real run would."""
     started = time.perf_counter()
     ctx = job_context(engine, loaded, job_name, "dry-run", utc_now, report)
-    summary = RunSummary()
-    found: list[Payment] = []
-    advices: list[RemittanceAdvice] = []
-    for source in ctx.sources.values():
-        for name in source.list():
-            data = source.fetch(name)
-            digest = hashlib.sha256(data).hexdigest()
-            with engine.connect() as conn:
-                if conn.scalar(sa.select(bank_files.c.digest).where(bank_files.c.digest == digest)):
+    try:
+        summary = RunSummary()
+        found: list[Payment] = []
+        advices: list[RemittanceAdvice] = []
+        for source in ctx.sources.values():
+            for name in source.list():
+                data = source.fetch(name)
+                digest = hashlib.sha256(data).hexdigest()
+                known = sa.select(bank_files.c.digest).where(bank_files.c.digest == digest)
+                with engine.connect() as conn:
+                    if conn.scalar(known):
+                        continue
+                summary.files_read += 1
+                try:
+                    received = read_received_file(
+                        data, name, file_digest=digest, layout=ctx.advice_layout
+                    )
+                except BankFileError as exc:
+                    summary.files_quarantined += 1
+                    report(f"would quarantine {name}: {exc}")
                     continue
-            summary.files_read += 1
-            try:
-                received = read_received_file(
-                    data, name, file_digest=digest, layout=ctx.advice_layout
-                )
-            except BankFileError as exc:
-                summary.files_quarantined += 1
-                report(f"would quarantine {name}: {exc}")
-                continue
-            found.extend(received.payments)
-            advices.extend(received.advices)
-    with engine.connect() as conn:
-        found.extend(store.undecided_payments(conn, list(ctx.sources)))
-        advices.extend(store.unlinked_advices(conn, list(ctx.sources)))
-    batch = steps.read_books(ctx)
-    # The pull a run would do, in a transaction rolled back: the ledger's view of open
-    # amounts (less applications not yet confirmed) and what clerks taught the matcher.
-    with engine.connect() as conn, conn.begin() as transaction:
-        steps.store_books(ctx, conn, batch)
-        invoices = store.load_open_invoices(conn, ctx.books.name)
-        customers = store.load_customers(conn, ctx.books.name)
-        history = store.learned_history(conn, ctx.books.name)
-        transaction.rollback()
-    decisions = match_payments(
-        found, invoices, customers, ctx.policy, history, fx_rates=ctx.fx_rates, advices=advices
-    )
-    summary.add_decisions(decisions)
-    summary.seconds = time.perf_counter() - started
-    return summary
+                found.extend(received.payments)
+                advices.extend(received.advices)
+        with engine.connect() as conn:
+            found.extend(store.undecided_payments(conn, list(ctx.sources)))
+            advices.extend(store.unlinked_advices(conn, list(ctx.sources)))
+        batch = steps.read_books(ctx)
+        # The pull a run would do, in a transaction rolled back: the ledger's view of open
+        # amounts (less applications not yet confirmed) and what clerks taught the matcher.
+        with engine.connect() as conn, conn.begin() as transaction:
+            steps.store_books(ctx, conn, batch)
+            invoices = store.load_open_invoices(conn, ctx.books.name)
+            customers = store.load_customers(conn, ctx.books.name)
+            history = store.learned_history(conn, ctx.books.name)
+            transaction.rollback()
+        decisions = match_payments(
+            found, invoices, customers, ctx.policy, history, fx_rates=ctx.fx_rates, advices=advices
+        )
+        summary.add_decisions(decisions)
+        summary.seconds = time.perf_counter() - started
+        return summary
+    finally:
+        ctx.close()

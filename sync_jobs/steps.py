@@ -28,12 +28,25 @@ from cash_application.policy import MatchPolicy
 from cash_application.received_files import read_received_file
 from cash_application.remittance_advices import DEFAULT_LAYOUT, CsvLayout
 from connectors.protocols import BooksHost, FileTransport
-from mappings.records import ApplicationWrite, Customer, ExceptionWrite, Invoice, Resolution
+from mappings.records import (
+    ApplicationWrite,
+    Customer,
+    ExceptionWrite,
+    Invoice,
+    Resolution,
+    ResolutionWrite,
+)
 from sync_jobs import store
 from sync_jobs.edi_steps import EDI_STEPS, EdiJob
 from sync_jobs.ledger.audit import AuditEvent, append_events
 from sync_jobs.ledger.locks import books_host_lock
-from sync_jobs.ledger.schema import PULL_STREAMS, applications, bank_files, exception_items
+from sync_jobs.ledger.schema import (
+    PULL_STREAMS,
+    applications,
+    bank_files,
+    bindings,
+    exception_items,
+)
 
 Counts = dict[str, int | dict[str, int]]
 
@@ -55,6 +68,15 @@ class JobContext:
     fx_rates: Mapping[str, Decimal] = field(default_factory=dict)  # [matching] fx_rates
     advice_layout: CsvLayout = DEFAULT_LAYOUT  # how CSV remittance advices are laid out
     edi: EdiJob | None = None  # the job's trading partner (`edi_partner`), for the EDI steps
+
+    def close(self) -> None:
+        """Close the job's file transports (an SFTP session each): a long-lived scheduler or
+        worker must not keep SSH connections open between runs."""
+        transports = list(self.sources.values())
+        if self.edi is not None:
+            transports += [self.edi.outbound, *([self.edi.inbound] if self.edi.inbound else [])]
+        for transport in transports:
+            transport.close()
 
     def audit(self, conn: sa.Connection, event: str, subject: str, **payload: object) -> None:
         self.audit_many(conn, [(event, subject, payload)])
@@ -471,8 +493,79 @@ def write_back(ctx: JobContext) -> Counts:
     ]
     written = _push(ctx, applications, app_writes, ctx.books.push_applications, "application")
     excepted = _push(ctx, exception_items, exc_writes, ctx.books.push_exceptions, "exception")
+    closed = _push_resolutions(ctx)
     ctx.report(f"wrote back {written} application(s), {excepted} exception(s) to {host}")
-    return {"applications_written": written, "exceptions_written": excepted}
+    return {
+        "applications_written": written,
+        "exceptions_written": excepted,
+        "resolutions_written": closed,
+    }
+
+
+RESOLUTION_ENTITY = "resolution"  # `bindings.entity` of a clerk's decision for the host
+
+
+def _push_resolutions(ctx: JobContext) -> int:
+    """Write the on-account / not-ours decisions of `ctx.books` not confirmed yet to the
+    host: intent -> written before the push, confirmed with the host's id after (as
+    `steps.write_back` does for applications). Returns how many the host did not hold."""
+    host = ctx.books.name
+    pending = (bindings.c.host == host) & (bindings.c.entity == RESOLUTION_ENTITY)
+    with ctx.engine.connect() as conn:
+        keys = set(
+            conn.scalars(
+                sa.select(bindings.c.local_id).where(pending, bindings.c.status != "confirmed")
+            )
+        )
+        if not keys:
+            return 0
+        resolved = conn.execute(
+            sa.select(exception_items.c.payment_id, exception_items.c.resolution).where(
+                exception_items.c.host == host, exception_items.c.status == "resolved"
+            )
+        ).all()
+    writes = [
+        ResolutionWrite(
+            row.resolution["idempotency_key"],
+            row.payment_id,
+            row.resolution["action"],
+            row.resolution["invoice_id"],
+            row.resolution["note"] or "",
+            row.resolution["by"],
+        )
+        for row in resolved
+        if (row.resolution or {}).get("idempotency_key") in keys
+    ]
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            sa.update(bindings)
+            .where(pending, bindings.c.local_id.in_(sorted(keys)), bindings.c.status == "intent")
+            .values(status="written", updated_at=ctx.now())
+        )
+    results = ctx.books.push_resolutions(writes)
+    with ctx.engine.begin() as conn:
+        for result in results:
+            conn.execute(
+                sa.update(bindings)
+                .where(pending, bindings.c.local_id == result.idempotency_key)
+                .values(status="confirmed", external_id=result.external_id, updated_at=ctx.now())
+            )
+        ctx.audit_many(
+            conn,
+            [
+                (
+                    "resolution_confirmed",
+                    result.idempotency_key,
+                    {
+                        "host": host,
+                        "external_id": result.external_id,
+                        "already_present": result.already_present,
+                    },
+                )
+                for result in results
+            ],
+        )
+    return sum(not result.already_present for result in results)
 
 
 def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: str) -> int:

@@ -25,6 +25,7 @@ Nothing is configured at import time: the app is built from a loaded config.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -108,11 +109,13 @@ def make_celery(loaded: LoadedConfig) -> Celery:
 
     @app.task(name=TASK_STEP, shared=False)
     def run_step_task(job: str, run_id: str, step: str, config_sha256: str) -> Counts:
-        return STEPS[step](context(job, run_id, config_sha256))
+        with contextlib.closing(context(job, run_id, config_sha256)) as ctx:
+            return STEPS[step](ctx)
 
     @app.task(name=TASK_PARSE_FILE, shared=False)
     def parse_file_task(job: str, run_id: str, digest: str, config_sha256: str) -> dict[str, int]:
-        return parse_file(context(job, run_id, config_sha256), digest)
+        with contextlib.closing(context(job, run_id, config_sha256)) as ctx:
+            return parse_file(ctx, digest)
 
     return app
 

@@ -7,8 +7,9 @@
 --
 -- Who writes what:
 --   the ERP         ar_customers, ar_customer_bank_accounts, ar_customer_aliases,
---                   ar_open_items (and moves `updated_at` on every change)
---   arlink          ar_cash_receipts, ar_receipt_applications, ar_exceptions
+--                   ar_open_items (and moves `updated_at` on every change); for EDI
+--                   ar_invoice_lines, _allowances, _taxes, _parties, _terms
+--   arlink          ar_cash_receipts, ar_receipt_applications, ar_exceptions, ar_edi_status
 --                   (and lowers ar_open_items.open_amount as it applies cash)
 --   the AR clerk    the resolution_* columns and resolved_at of ar_exceptions
 --
@@ -112,3 +113,74 @@ CREATE TABLE ar_exceptions (
 );
 CREATE INDEX ar_exceptions_payment ON ar_exceptions (payment_id);
 CREATE INDEX ar_exceptions_resolved ON ar_exceptions (resolved_at, idempotency_key);
+
+-- For EDI (X12 810 / EDIFACT INVOIC), the ERP also writes each invoice's document: its
+-- lines, allowances and charges, taxes, parties and terms, keyed by ar_open_items.id.
+-- Quantities and unit prices may carry more decimals than the currency.
+CREATE TABLE ar_invoice_lines (
+    invoice_id          VARCHAR(64)     NOT NULL REFERENCES ar_open_items (id),
+    line_number         VARCHAR(16)     NOT NULL,
+    product_qualifier   VARCHAR(2)      NOT NULL DEFAULT 'VN',
+    product_id          VARCHAR(48)     NOT NULL,
+    quantity            NUMERIC(18, 6)  NOT NULL,
+    unit                VARCHAR(4)      NOT NULL,
+    unit_price          NUMERIC(18, 6)  NOT NULL,
+    description         VARCHAR(200),
+    PRIMARY KEY (invoice_id, line_number)
+);
+
+-- kind 'A' (allowance, lowers the total) or 'C' (charge); code is the X12 1300 code
+-- (e.g. C310 discount, D240 freight). line_number NULL: on the whole invoice.
+CREATE TABLE ar_invoice_allowances (
+    invoice_id      VARCHAR(64)     NOT NULL REFERENCES ar_open_items (id),
+    seq             INTEGER         NOT NULL,
+    line_number     VARCHAR(16),
+    kind            VARCHAR(1)      NOT NULL CHECK (kind IN ('A', 'C')),
+    code            VARCHAR(4)      NOT NULL,
+    amount          NUMERIC(18, 4)  NOT NULL,
+    description     VARCHAR(200),
+    PRIMARY KEY (invoice_id, seq)
+);
+
+-- tax_type is the X12 963 code (ST sales tax, VA value added); percent may be NULL.
+CREATE TABLE ar_invoice_taxes (
+    invoice_id      VARCHAR(64)     NOT NULL REFERENCES ar_open_items (id),
+    tax_type        VARCHAR(3)      NOT NULL,
+    amount          NUMERIC(18, 4)  NOT NULL,
+    percent         NUMERIC(9, 4),
+    PRIMARY KEY (invoice_id, tax_type)
+);
+
+-- role is the N101 code (BT bill-to, ST ship-to, RE remit-to); id_qualifier the N103
+-- (92 assigned by buyer, UL GLN) of party_id.
+CREATE TABLE ar_invoice_parties (
+    invoice_id      VARCHAR(64)     NOT NULL REFERENCES ar_open_items (id),
+    role            VARCHAR(3)      NOT NULL,
+    name            VARCHAR(200)    NOT NULL,
+    id_qualifier    VARCHAR(2),
+    party_id        VARCHAR(80),
+    PRIMARY KEY (invoice_id, role)
+);
+
+-- Terms from the invoice date: net days, and an optional early-payment discount.
+CREATE TABLE ar_invoice_terms (
+    invoice_id          VARCHAR(64)     NOT NULL PRIMARY KEY REFERENCES ar_open_items (id),
+    net_days            INTEGER         NOT NULL,
+    discount_percent    NUMERIC(9, 4),
+    discount_days       INTEGER
+);
+
+-- arlink's journal of each invoice's EDI status (sent, accepted, rejected, ...), one row
+-- per change; an invalid, rejected or overdue one is also an ar_exceptions row with
+-- reason 'edi_<status>' and no payment, for the clerk to correct the invoice.
+CREATE TABLE ar_edi_status (
+    idempotency_key     VARCHAR(40)     NOT NULL PRIMARY KEY,
+    invoice_id          VARCHAR(64)     NOT NULL,
+    invoice_number      VARCHAR(64)     NOT NULL,
+    partner             VARCHAR(64)     NOT NULL,
+    status              VARCHAR(32)     NOT NULL,
+    interchange_control VARCHAR(16)     NOT NULL,
+    message             TEXT            NOT NULL,
+    created_at          TIMESTAMP       NOT NULL
+);
+CREATE INDEX ar_edi_status_invoice ON ar_edi_status (invoice_id);

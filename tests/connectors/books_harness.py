@@ -38,6 +38,9 @@ class BooksHarness(Protocol):
     def exception_keys(self) -> list[str]:
         """The idempotency keys of the exception items the host holds (where a clerk looks)."""
 
+    def open_exception_keys(self) -> list[str]:
+        """The keys of the exception items still open where the clerk looks."""
+
     def resolve(self, payment_id: str, action: str, invoice_id: str | None) -> None:
         """Do what a clerk does in the host with the exception on `payment_id`."""
 

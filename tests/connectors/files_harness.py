@@ -10,6 +10,7 @@ from books_harness import HeldApplication
 from connectors.files import (
     CUSTOMER_COLUMNS,
     INVOICE_COLUMNS,
+    KEY_COLUMN,
     RESOLUTION_COLUMNS,
     FilesBooks,
     write_csv_atomic,
@@ -81,13 +82,24 @@ class FilesHarness:
     def exception_keys(self) -> list[str]:
         return [row["idempotency_key"] for row in self._rows("exceptions.csv")]
 
+    def open_exception_keys(self) -> list[str]:
+        # A clerk closes an exception by a `resolutions.csv` row for its payment.
+        resolved = {row["payment_id"] for row in self._rows("resolutions.csv")}
+        return [
+            row["idempotency_key"]
+            for row in self._rows("exceptions.csv")
+            if row["payment_id"] not in resolved
+        ]
+
     def resolve(self, payment_id: str, action: str, invoice_id: str | None) -> None:
         rows = self._rows("resolutions.csv")
         rows.append(
             {"payment_id": payment_id, "action": action, "invoice_id": invoice_id or "",
              "amount": "", "currency": "", "note": "resolved by the clerk"}
         )  # fmt: skip
-        write_csv_atomic(self.folder / "resolutions.csv", RESOLUTION_COLUMNS, rows)
+        # Keep the keys of rows arlink wrote, as a clerk's spreadsheet keeps every column.
+        columns = (*RESOLUTION_COLUMNS, KEY_COLUMN)
+        write_csv_atomic(self.folder / "resolutions.csv", columns, rows)
 
     def books_config(self) -> tuple[str, dict[str, str]]:
         return f'kind = "files"\npath = "{self.folder}"\n', {}

@@ -163,6 +163,12 @@ class OdbcHarness:
         rows = self.erp.rows("SELECT idempotency_key FROM ar_exceptions ORDER BY created_at")
         return [row[0] for row in rows]
 
+    def open_exception_keys(self) -> list[str]:
+        rows = self.erp.rows(
+            "SELECT idempotency_key FROM ar_exceptions WHERE status = 'open' ORDER BY created_at"
+        )
+        return [row[0] for row in rows]
+
     def resolve(self, payment_id: str, action: str, invoice_id: str | None) -> None:
         self.erp.run(
             [

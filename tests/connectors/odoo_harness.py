@@ -32,6 +32,7 @@ from mappings.records import (
     ExceptionWrite,
     Invoice,
     Resolution,
+    ResolutionWrite,
     WriteResult,
 )
 
@@ -207,6 +208,14 @@ class IdView:
             ]
         )
 
+    def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
+        return self.books.push_resolutions(
+            [
+                replace(w, invoice_id=self._host(w.invoice_id) if w.invoice_id else None)
+                for w in writes
+            ]
+        )
+
     def pull_resolutions(self, since: datetime | None) -> list[Resolution]:
         return [
             replace(r, invoice_id=self._invoice(r.invoice_id))
@@ -295,6 +304,10 @@ class OdooHarness:
             order="id asc",
         )
         return [re.search(r"arl-[0-9a-f]{24}", row["summary"]).group(0) for row in rows]
+
+    def open_exception_keys(self) -> list[str]:
+        # Marking an activity done removes it (To-Do): what is left is still open.
+        return self.exception_keys()
 
     def resolve(self, payment_id: str, action: str, invoice_id: str | None) -> None:
         (activity,) = self.admin(

@@ -171,6 +171,14 @@ class SalesforceHarness:
         )
         return [row[ex.key] for row in rows]
 
+    def open_exception_keys(self) -> list[str]:
+        ex = self.mapping.exceptions
+        rows = self._rows(
+            f"SELECT {ex.key} FROM {ex.name} WHERE {ex.key} != null "
+            f"AND {ex.fields['status']} != '{self.mapping.done_status}' ORDER BY CreatedDate"
+        )
+        return [row[ex.key] for row in rows]
+
     def resolve(self, payment_id: str, action: str, invoice_id: str | None) -> None:
         m = self.mapping
         ex = m.exceptions

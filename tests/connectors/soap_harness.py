@@ -105,6 +105,15 @@ class SoapHarness:
         key = self.mapping.exceptions.query.fields["key"]
         return [row[key] for row in self.books.rows["cases"]]
 
+    def open_exception_keys(self) -> list[str]:
+        q = self.mapping.exceptions.query
+        resolved = self.books.typed("cases", q.where["resolved"])
+        return [
+            row[q.fields["key"]]
+            for row in self.books.rows["cases"]
+            if any(row.get(name) != value for name, value in resolved.items())
+        ]
+
     def resolve(self, payment_id: str, action: str, invoice_id: str | None) -> None:
         """Set the resolution on the exception's record and mark it resolved, as a clerk
         does on the exceptions page."""

@@ -33,6 +33,7 @@ from mappings.records import (
     Invoice,
     Payment,
     Reason,
+    ResolutionWrite,
     SourceRef,
     Suggestion,
     idempotency_key,
@@ -185,6 +186,35 @@ def test_resolutions_come_back(harness: BooksHarness) -> None:
         "apply",
         "I4",
     )
+
+
+@pytest.mark.parametrize("action", ["on_account", "not_ours"])
+def test_a_decision_taken_in_arlink_closes_the_hosts_item_once(
+    harness: BooksHarness, action: str
+) -> None:
+    items = [
+        ExceptionWrite(
+            idempotency_key(pid, "exception"),
+            payment(pid, "400.00"),
+            ExceptionItem(pid, ExceptionReason.NO_CANDIDATE, usd("400.00")),
+        )
+        for pid in ("p8", "p9")
+    ]
+    harness.host.push_exceptions(items)
+    decision = ResolutionWrite(
+        idempotency_key("p9", "resolution", action), "p9", action, None, "customer called", "ann"
+    )
+    (first,) = harness.host.push_resolutions([decision])
+    assert not first.already_present
+    assert first.external_id
+    assert harness.open_exception_keys() == [items[0].idempotency_key]
+    (resolution,) = harness.host.pull_resolutions(None)
+    assert (resolution.payment_id, resolution.action, resolution.invoice_id) == ("p9", action, None)
+    # The process died before the ledger heard back: the rerun writes nothing twice.
+    (again,) = harness.host.push_resolutions([decision])
+    assert again.already_present
+    assert again.external_id == first.external_id
+    assert len(harness.host.pull_resolutions(None)) == 1
 
 
 # ---------------------------------------------------------------------------------------

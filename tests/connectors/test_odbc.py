@@ -50,6 +50,7 @@ from mappings.records import (
     Invoice,
     Payment,
     Reason,
+    ResolutionWrite,
     SourceRef,
     Suggestion,
     idempotency_key,
@@ -312,6 +313,25 @@ def test_the_rights_the_readme_lists_are_enough(postgres: OdbcDatabase) -> None:
         # INSERT on ar_exceptions is missing: the admin is told which right, not to retry.
         with pytest.raises(OdbcRightsError, match=f"user `{role}` lacks a right"):
             host.push_exceptions([exception])
+    # With the rest of the README's grants, the clerk's queue works both ways.
+    erp.run(
+        [
+            (f"GRANT INSERT ON ar_exceptions TO {role}", ()),
+            (
+                "GRANT UPDATE (status, resolution_action, resolution_invoice_id, "
+                f"resolution_amount, resolution_note, resolved_at) ON ar_exceptions TO {role}",
+                (),
+            ),
+        ]
+    )
+    for number, host in enumerate(books(postgres.as_user(role))):
+        pid = f"p{number + 3}"
+        item = ExceptionItem(pid, ExceptionReason.NO_CANDIDATE, usd("5.00"))
+        host.push_exceptions([ExceptionWrite(idempotency_key(pid), payment(pid, "5.00"), item)])
+        key = idempotency_key(pid, "not_ours")
+        decision = ResolutionWrite(key, pid, "not_ours", None, "", "ann")
+        (closed,) = host.push_resolutions([decision])
+        assert not closed.already_present
 
 
 # ---------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ class OrgProfile:
 
 BILLING = OrgProfile(
     objects={
-        "Account": _obj(*_text("Name", "Type"), Field("ParentId", "reference")),
+        "Account": _obj(*_text("Name", "Type", "AccountNumber"), Field("ParentId", "reference")),
         "blng__Invoice__c": _obj(
             Field("Name", "string"),
             Field("blng__Account__c", "reference"),
@@ -127,6 +127,16 @@ BILLING = OrgProfile(
             Field("blng__InvoiceDate__c", "date"),
             Field("blng__DueDate__c", "date"),
             Field("blng__InvoiceStatus__c", "picklist"),
+        ),
+        # Billing's invoice lines; `arlink_ProductCode__c` is the admin's formula field
+        # (the product's code), writable here so tests can seed it.
+        "blng__InvoiceLine__c": _obj(
+            Field("Name", "string"),
+            Field("blng__Invoice__c", "reference"),
+            Field("blng__Quantity__c", "double"),
+            Field("blng__UnitPrice__c", "currency"),
+            Field("blng__TaxAmount__c", "currency"),
+            Field("arlink_ProductCode__c", "string"),
         ),
         "blng__Payment__c": _obj(
             Field("Name", "string", createable=False),

@@ -13,7 +13,9 @@ connector's real zeep client loads the WSDL over HTTP and calls the operations:
   last record of the previous page.
 - flavour `generic`: one `InvoiceService` WSDL at `/InvoiceService` with
   `GetCustomers`, `GetInvoices`, `FindReceipts`, `PostReceipt`, `CreateCase`,
-  `FindCases`; reads take named filters and page with `pageToken`/`nextPageToken`.
+  `FindCases`; reads take named filters and page with `pageToken`/`nextPageToken`. For
+  EDI: `GetInvoiceLines` (an invoice's document, one record per line, allowance, charge,
+  tax, party or terms), `FindEdiStatuses` and `PostEdiStatus` (the status journal).
 
 Creating a receipt (a journal line in `bc`) applies it to its invoice at once (as if
 posted): the open amount drops by amount + write-off + discount, and an invoice reaching
@@ -159,6 +161,27 @@ GENERIC_TABLES = {
             "resolvedInvoiceNumber resolvedAmount:decimal clerkNote modifiedAt:dateTime"
         ),
         "caseId",
+        "modifiedAt",
+    ),
+    # An invoice's EDI document, one record per line, allowance, charge, tax, party or
+    # terms (`record`), like the files host's invoice_lines.csv.
+    "invoice_lines": Table(
+        "invoiceLine",
+        _fields(
+            "lineId invoiceId record lineNumber productQualifier productId quantity:decimal "
+            "unit unitPrice:decimal description code amount:decimal percent:decimal role name "
+            "idQualifier partyId netDays:int discountDays:int modifiedAt:dateTime"
+        ),
+        "lineId",
+        "modifiedAt",
+    ),
+    "edi_statuses": Table(
+        "ediStatus",
+        _fields(
+            "ediStatusId externalReference invoiceId invoiceNumber partner status "
+            "interchangeControl message modifiedAt:dateTime"
+        ),
+        "ediStatusId",
         "modifiedAt",
     ),
 }
@@ -475,10 +498,22 @@ GENERIC_READS: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
             ("modifiedSince", "modifiedAt", "ge"),
             ("status", "status", "eq"),
             ("externalReference", "externalReference", "in"),
+            ("paymentId", "paymentId", "in"),
         ),
     ),
+    "GetInvoiceLines": ("invoice_lines", (("invoiceId", "invoiceId", "in"),)),
+    "FindEdiStatuses": (
+        "edi_statuses",
+        (("externalReference", "externalReference", "in"),),
+    ),
 }
-GENERIC_WRITES = {"PostReceipt": "receipts", "CreateCase": "cases"}
+GENERIC_WRITES = {
+    "PostReceipt": "receipts",
+    "CreateCase": "cases",
+    "PostEdiStatus": "edi_statuses",
+}
+# Updates name the record by its id field; the answer is the id.
+GENERIC_UPDATES = {"UpdateCase": "cases"}
 _FILTER_TYPES = {"ge": "xsd:dateTime", "eq": "xsd:string", "in": "xsd:string"}
 
 
@@ -504,7 +539,7 @@ def _generic_wsdl(url: str) -> str:
             "</xsd:element>"
         )
         operations[op] = f"{op}Response"
-    for op, kind in GENERIC_WRITES.items():
+    for op, kind in {**GENERIC_WRITES, **GENERIC_UPDATES}.items():
         table = GENERIC_TABLES[kind]
         schema += (
             f'<xsd:element name="{op}"><xsd:complexType><xsd:sequence><xsd:element '
@@ -791,8 +826,27 @@ class SoapServer:
 
     # -- the generic invoice service --------------------------------------------------
 
+    def _generic_update(self, operation: str, request: etree._Element) -> str:
+        kind = GENERIC_UPDATES[operation]
+        table = self.books.tables[kind]
+        record = next(_children(request), None)
+        if record is None or _local(record) != table.name:
+            raise ServiceFaultError(f"{operation} expects a {table.name}")
+        values = self._values(table, record)
+        record_id = values.pop(table.id_field, None)
+        row = self.books.find(kind, table.id_field, record_id)
+        if row is None:
+            raise ServiceFaultError(f"{table.name} `{record_id}` does not exist")
+        self.books.update(kind, row, values)
+        return (
+            f'<{operation}Response xmlns="{GENERIC_NS}"><{table.id_field}>{record_id}'
+            f"</{table.id_field}></{operation}Response>"
+        )
+
     def _generic(self, operation: str, request: etree._Element) -> str:
         ns = GENERIC_NS
+        if operation in GENERIC_UPDATES:
+            return self._generic_update(operation, request)
         if operation in GENERIC_WRITES:
             kind = GENERIC_WRITES[operation]
             table = self.books.tables[kind]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from servers.odbc import OdbcDatabase, sqlite_database
 from servers.odoo import OdooServer
 from servers.sshd import SshdServer
 from typer.testing import CliRunner
@@ -531,3 +532,107 @@ connect_timeout = 5
         "acme-000000001.x12",
         "acme-000000002.x12",
     ]
+
+
+# ---------------------------------------------------------------- over an ODBC database
+
+ODBC_EDI_CONFIG = CONFIG.replace(
+    'kind = "files"\npath = "books"', 'kind = "odbc"\nconnection_string = "{connection}"'
+)
+
+
+def seed_odbc_erp(database: OdbcDatabase) -> None:
+    """The files workspace's customers, invoices and `invoice_lines.csv`, as ERP tables."""
+    at = datetime(2026, 11, 1, 8, 0)
+    statements: list[tuple[str, tuple[Any, ...]]] = [
+        ("INSERT INTO ar_customers (id, name, updated_at) VALUES (?, ?, ?)", (cid, name, at))
+        for cid, name in (("C1", "Acme"), ("C2", "Other Co"))
+    ]
+    for row in csv.DictReader(INVOICES.splitlines()):
+        statements.append(
+            (
+                "INSERT INTO ar_open_items (id, number, customer_id, currency, total,"
+                " open_amount, issue_date, due_date, po_number, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row["invoice_id"], row["invoice_number"], row["customer_id"], row["currency"],
+                 row["amount_total"], row["amount_open"], row["issue_date"], row["due_date"],
+                 row["po_number"], at),
+            )
+        )  # fmt: skip
+    statements += [odbc_document_row(row) for row in csv.DictReader(LINES.splitlines())]
+    run_sql(database, statements)
+
+
+def odbc_document_row(row: dict[str, str]) -> tuple[str, tuple[Any, ...]]:
+    """One `invoice_lines.csv` row (a line or a party) as the ERP's table row."""
+    if row["record"] == "party":
+        return (
+            "INSERT INTO ar_invoice_parties (invoice_id, role, name) VALUES (?, ?, ?)",
+            (row["invoice_id"], row["role"], row["name"]),
+        )
+    return (
+        "INSERT INTO ar_invoice_lines (invoice_id, line_number, product_id, quantity, unit,"
+        " unit_price) VALUES (?, ?, ?, ?, ?, ?)",
+        (row["invoice_id"], row["line_number"], row["product_id"], row["quantity"], row["unit"],
+         row["unit_price"]),
+    )  # fmt: skip
+
+
+def run_sql(database: OdbcDatabase, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    with database.connect() as connection:
+        cursor = connection.cursor()
+        for sql, params in statements:
+            cursor.execute(sql, *params)
+        connection.commit()
+
+
+def sql_rows(database: OdbcDatabase, sql: str) -> list[tuple[Any, ...]]:
+    with database.connect() as connection:
+        return [tuple(row) for row in connection.cursor().execute(sql).fetchall()]
+
+
+def test_over_odbc_statuses_and_exceptions_land_in_the_erp_tables(workspace: Path) -> None:
+    database = sqlite_database(workspace / "erp")
+    database.create_schema()
+    seed_odbc_erp(database)
+    (workspace / "config.toml").write_text(
+        ODBC_EDI_CONFIG.format(connection=database.connection_string)
+    )
+    job = Billing(workspace)
+    job.run(T0)
+    assert job.documents() == [
+        ("I1", "000000001", "sent"),
+        ("I2", "000000002", "sent"),
+        ("I3", "000000003", "invalid"),
+    ]
+    assert job.delivered() == ["acme-000000001.x12", "acme-000000002.x12"]
+    exceptions = "SELECT reason, suggestions, details FROM ar_exceptions ORDER BY created_at"
+    ((reason, suggestion, details),) = sql_rows(database, exceptions)
+    assert (reason, suggestion) == ("edi_invalid", "I3")
+    assert details.startswith("EDI invoice INV-1003 to acme: invalid: not sent to acme: ")
+
+    (workspace / "edi" / "acks" / "ack-1.997").write_bytes(ack_997(1, 2, "0002"))
+    job.run(T0 + timedelta(hours=1))
+    journal = "SELECT invoice_id, status FROM ar_edi_status ORDER BY created_at, invoice_id"
+    assert sql_rows(database, journal) == [
+        ("I3", "invalid"),
+        ("I1", "sent"),
+        ("I2", "sent"),
+        ("I1", "accepted"),
+        ("I2", "rejected"),
+    ]
+    assert [row[0] for row in sql_rows(database, exceptions)] == ["edi_invalid", "edi_rejected"]
+
+    # The clerk corrects both in the ERP: each goes again, with new numbers, once.
+    run_sql(
+        database,
+        [
+            odbc_document_row(next(csv.DictReader([LINES.splitlines()[0], I3_CORRECTED]))),
+            ("INSERT INTO ar_invoice_parties VALUES ('I2', 'ST', 'ACME STORE 7', NULL, NULL)", ()),
+        ],
+    )
+    job.run(T0 + timedelta(hours=3))
+    job.run(T0 + timedelta(hours=4))
+    assert job.documents()[3:] == [("I2", "000000004", "sent"), ("I3", "000000005", "sent")]
+    assert job.delivered() == [f"acme-00000000{n}.x12" for n in (1, 2, 4, 5)]
+    assert len(sql_rows(database, journal)) == 7

@@ -34,6 +34,7 @@ from sync_jobs.ledger.schema import (
     applications,
     audit_log,
     bank_files,
+    bindings,
     customers,
     decisions,
     exception_items,
@@ -355,6 +356,55 @@ def test_on_account_and_not_ours_close_the_item(day: Day) -> None:
         )
     assert resolutions[first.payment_id]["action"] == "on_account"
     assert resolutions[second.payment_id]["note"] == "refund requested"
+
+
+def test_not_ours_closes_the_item_in_the_files_host_once(day: Day) -> None:
+    item = day.open_items()[0]
+    assert item.payment_id in {row["payment_id"] for row in journal(day, "exceptions.csv")}
+    web = client(day)
+    page = web.get(f"/items/{item.id}").text
+    form = {"csrf": csrf_of(page), "action": "not_ours", "note": "refund to sender"}
+    expected = {"expected_open": str(Money(item.amount_minor, item.currency))}
+    response = web.post(f"/items/{item.id}/close", data={**form, **expected})
+    assert response.status_code == 303
+    assert "write-back failed" not in response.headers["location"]
+    # The host's exception is closed where a clerk closes it: a `resolutions.csv` row.
+    (row,) = [r for r in journal(day, "resolutions.csv") if r["payment_id"] == item.payment_id]
+    assert (row["action"], row["invoice_id"]) == ("not_ours", "")
+    assert row["note"] == "refund to sender (not ours by web:local in arlink web)"
+    with day.engine.connect() as conn:
+        closed = conn.execute(
+            sa.select(exception_items).where(exception_items.c.id == item.id)
+        ).one()
+        binding = conn.execute(
+            sa.select(bindings).where(bindings.c.local_id == row["idempotency_key"])
+        ).one()
+        confirmed = conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(audit_log)
+            .where(
+                audit_log.c.event == "resolution_confirmed",
+                audit_log.c.subject == row["idempotency_key"],
+            )
+        )
+    assert closed.resolution["idempotency_key"] == row["idempotency_key"]
+    assert (binding.entity, binding.status, binding.external_id) == (
+        "resolution",
+        "confirmed",
+        f"resolutions.csv:{len(journal(day, 'resolutions.csv')) + 1}",
+    )
+    assert confirmed == 1
+    # The next run pulls it back as the resolution it is: nothing reopened or written twice.
+    result = CliRunner().invoke(cli, ["--config", str(day.folder / "config.toml"), "run", "daily"])
+    assert result.exit_code == 0, result.stderr
+    rows = [r for r in journal(day, "resolutions.csv") if r["payment_id"] == item.payment_id]
+    assert len(rows) == 1
+    with day.engine.connect() as conn:
+        after = conn.execute(
+            sa.select(exception_items).where(exception_items.c.id == item.id)
+        ).one()
+    assert after.status == "resolved"
+    assert after.resolution == closed.resolution
 
 
 def test_the_trace_of_an_applied_payment_shows_its_file_line_and_reasons(day: Day) -> None:
