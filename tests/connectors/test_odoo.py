@@ -1,12 +1,12 @@
 """What is particular to the `odoo` books host, beyond the contract suite: the test
 server's own Odoo semantics (domains, orders, faults, the payment wizard), paging,
-incremental pulls, Odoo 17 against 18, writes whose answer is lost after Odoo
-committed, and a whole `arlink run` against Odoo with a kill before confirmation."""
+incremental pulls, Odoo 17 against 18, and writes whose answer is lost after Odoo
+committed. A whole `arlink run` over Odoo, replayed after a lost confirmation, is in the
+contract suite (`test_books_contract.py`), the SIGKILL harness over Odoo in
+`tests/sync_jobs/test_crash_safety_odoo.py`."""
 
 from __future__ import annotations
 
-import csv
-import json
 import xmlrpc.client
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from odoo_harness import OdooAdmin, odoo_settings
 from servers.odoo import OdooServer
 from servers.ports import free_port
-from typer.testing import CliRunner
-from workspace import make_workspace
 
 from connectors.errors import AuthError, RetriesExhaustedError, RetryLaterError
 from connectors.odoo import TRANSPORTS, OdooBooks, OdooRecordError, OdooRightsError, XmlRpc
@@ -37,9 +34,7 @@ from mappings.records import (
     Suggestion,
     idempotency_key,
 )
-from sync_jobs.cli import app
 from sync_jobs.config import ConfigError, parse_config
-from sync_jobs.ledger import default_url
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -610,133 +605,3 @@ def test_odoo_config_is_validated_with_key_paths(
         "books.erp.version",
         "books.erp.mapping",
     } <= found
-
-
-# ---------------------------------------------------------------------------------------
-# A whole job against Odoo
-
-
-def seed_demo(admin: OdooAdmin) -> dict[str, int]:
-    """The demo's customers and open invoices, entered in Odoo."""
-    partners: dict[str, int] = {}
-    with (EXAMPLES / "books" / "customers.csv").open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            parent = partners.get(row["parent_id"])
-            partners[row["customer_id"]] = admin.add_customer(row["name"], parent, is_company=True)
-            for number in filter(None, row["bank_accounts"].split("|")):
-                admin(
-                    "res.partner.bank",
-                    "create",
-                    {"acc_number": number, "partner_id": partners[row["customer_id"]]},
-                )
-    with (EXAMPLES / "books" / "open_invoices.csv").open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            admin.add_invoice(
-                partners[row["customer_id"]],
-                usd(row["amount_total"]),
-                row["invoice_number"],
-                usd(row["amount_open"]),
-                invoice_date=row["issue_date"],
-                invoice_date_due=row["due_date"],
-                **({"ref": row["po_number"]} if row["po_number"] else {}),
-            )
-    return partners
-
-
-CONFIG = """
-var_dir = "var"
-
-[books.erp]
-kind = "odoo"
-url = "{url}"
-database = "arlink"
-username = "admin"
-password = {{ env = "ARLINK_TEST_ODOO_PASSWORD" }}
-version = 17
-write_off_account = "650000"
-discount_account = "642000"
-timeout = 10
-
-[sources.operating]
-kind = "folder"
-path = "bank"
-pattern = "*.bai2"
-
-[jobs.daily]
-books = "erp"
-sources = ["operating"]
-
-[jobs.writeback]
-books = "erp"
-sources = ["operating"]
-steps = ["write-back"]
-"""
-
-
-def test_arlink_run_against_odoo_survives_a_lost_confirmation(
-    odoo17: OdooServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    admin = OdooAdmin(odoo17)
-    seed_demo(admin)
-    make_workspace(tmp_path, CONFIG.format(url=odoo17.url), folders=["bank"])
-    monkeypatch.setenv("ARLINK_TEST_ODOO_PASSWORD", "admin")
-
-    def arlink(*args: str) -> dict[str, Any]:
-        result = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), *args])
-        if result.exception and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        assert result.exit_code == 0, result.stderr
-        return json.loads(result.stdout) if "--json" in args else {}
-
-    check = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "check"])
-    assert check.exit_code == 0, check.stdout
-    assert "authenticated as `admin`" in check.stdout
-    summary = arlink("run", "daily", "--json")
-    # The same mix as over the files host (tests/sync_jobs/test_cli_end_to_end.py).
-    assert (summary["applied"], summary["partially_applied"], summary["exceptions"]) == (10, 1, 3)
-    memo = memo_field(odoo17)
-    payments = admin("account.payment", "search_read", [[memo, "ilike", "arl-"]], fields=[memo])
-    posted_keys = {key for row in payments for key in row[memo].split() if key.startswith("arl-")}
-    open_activities = admin("mail.activity", "search_count", [["summary", "ilike", "[arlink "]])
-    assert open_activities >= 1
-    engine = sa.create_engine(default_url(tmp_path / "var"))
-    with engine.connect() as conn:
-        confirmed = conn.execute(
-            sa.text("SELECT count(*) FROM applications WHERE writeback_status='confirmed'")
-        ).scalar()
-    assert confirmed == len(posted_keys)
-    creates = odoo17.calls.count(("account.payment.register", "action_create_payments"))
-
-    # As if the process died after Odoo committed but before the ledger confirmed.
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE applications SET writeback_status='written', external_id=NULL")
-        )
-        conn.execute(
-            sa.text("UPDATE exception_items SET writeback_status='written', external_id=NULL")
-        )
-    arlink("run", "writeback", "--json")
-    assert odoo17.calls.count(("account.payment.register", "action_create_payments")) == creates
-    assert len(
-        admin("account.payment", "search_read", [[memo, "ilike", "arl-"]], fields=["id"])
-    ) == len(payments)
-    assert (
-        admin("mail.activity", "search_count", [["summary", "ilike", "[arlink "]])
-        == open_activities
-    )
-    with engine.connect() as conn:
-        statuses = (
-            conn.execute(sa.text("SELECT DISTINCT writeback_status FROM applications"))
-            .scalars()
-            .all()
-        )
-        found_again = (
-            conn.execute(
-                sa.text("SELECT payload FROM audit_log WHERE event='application_confirmed'")
-            )
-            .scalars()
-            .all()
-        )
-    assert statuses == ["confirmed"]
-    assert sum(json.loads(p)["already_present"] for p in found_again) == len(posted_keys)
-    engine.dispose()
