@@ -121,3 +121,25 @@ class Money:
 
     def __bool__(self) -> bool:
         return self.minor != 0
+
+
+def money_from_wire(value: float | int | str | Decimal, currency: str) -> Money:
+    """An amount a host sends as a number (JSON, XML-RPC: a float) or as text, exactly.
+
+    A float is read through its shortest repr, then rounded to the currency's minor unit;
+    anything further from that unit than float noise is refused (`MoneyError`), so a
+    host's float never becomes money silently."""
+    if isinstance(value, bool):
+        raise MoneyError(f"expected an amount, found {value!r}")
+    try:
+        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except InvalidOperation:
+        raise MoneyError(f"expected an amount, found {value!r}") from None
+    if not exact.is_finite():
+        raise MoneyError(f"expected an amount, found {value!r}")
+    code = currency.upper()
+    unit = Decimal(1).scaleb(-currency_exponent(code))
+    rounded = exact.quantize(unit)
+    if abs(exact - rounded) > unit / 1000:
+        raise MoneyError(f"{exact} has more decimals than {code} allows")
+    return Money.parse(rounded, code)

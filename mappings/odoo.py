@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mappings.invoice_document import DocumentLine, InvoiceDocument, Party, TaxAmount
-from mappings.money import Money, currency_exponent
+from mappings.money import Money, MoneyError, currency_exponent, money_from_wire
 from mappings.records import Customer, Invoice
 from mappings.toml_file import read_toml
 
@@ -253,16 +253,13 @@ def odoo_datetime_text(moment: datetime) -> str:
 
 
 def money_from_odoo(value: Any, currency: str, where: str) -> Money:
-    """An Odoo float amount as exact `Money`: through its shortest repr, rounded to the
-    currency's minor unit. A value further from that unit than float noise is refused."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """An Odoo float amount as exact `Money` (`money_from_wire`); an integer is fine too."""
+    if not isinstance(value, int | float):
         raise OdooRowError(f"{where}: expected an amount, found {value!r}")
-    exact = Decimal(repr(float(value)))
-    unit = Decimal(1).scaleb(-currency_exponent(currency))
-    rounded = exact.quantize(unit)
-    if abs(exact - rounded) > unit / 1000:
-        raise OdooRowError(f"{where}: {exact} has more decimals than {currency} allows")
-    return Money.parse(str(rounded), currency)
+    try:
+        return money_from_wire(value, currency)
+    except MoneyError as exc:
+        raise OdooRowError(f"{where}: {exc}") from None
 
 
 def money_to_odoo(amount: Money) -> float:

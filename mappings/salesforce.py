@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mappings.invoice_document import DocumentLine, InvoiceDocument, Party, TaxAmount
-from mappings.money import Money, currency_exponent
+from mappings.money import Money, MoneyError, money_from_wire
 from mappings.records import Customer, Invoice
 from mappings.toml_file import read_toml
 
@@ -298,20 +298,14 @@ def soql_datetime(moment: datetime) -> str:
 
 
 def money_from_sf(value: Any, currency: str, where: str) -> Money:
-    """A currency field as exact `Money`. JSON numbers arrive as floats: read through
-    their shortest repr and refuse anything further from the minor unit than float noise.
-    Bulk CSV sends text, read as Decimal directly."""
-    if isinstance(value, bool) or value is None or value == "":
+    """A currency field as exact `Money` (`money_from_wire`): JSON numbers arrive as floats,
+    Bulk CSV sends text."""
+    if value is None or value == "":
         raise SalesforceRowError(f"{where}: expected an amount, found {value!r}")
     try:
-        exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except InvalidOperation:
-        raise SalesforceRowError(f"{where}: expected an amount, found {value!r}") from None
-    unit = Decimal(1).scaleb(-currency_exponent(currency))
-    rounded = exact.quantize(unit)
-    if abs(exact - rounded) > unit / 1000:
-        raise SalesforceRowError(f"{where}: {exact} has more decimals than {currency} allows")
-    return Money.parse(str(rounded), currency)
+        return money_from_wire(value, currency)
+    except MoneyError as exc:
+        raise SalesforceRowError(f"{where}: {exc}") from None
 
 
 def money_to_sf(amount: Money) -> float:

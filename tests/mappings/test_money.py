@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mappings.money import Money, MoneyError, currency_exponent
+from mappings.money import Money, MoneyError, currency_exponent, money_from_wire
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,16 @@ def test_decimal_round_trip(value: Decimal) -> None:
     money = Money.parse(str(value), "USD")
     assert money.to_decimal() == value
     assert Money.parse(str(money), "USD") == money
+
+
+def test_wire_numbers_become_exact_money_or_are_refused() -> None:
+    # What hosts send as JSON/XML-RPC numbers: floats read through their shortest repr.
+    assert money_from_wire(0.1 + 0.2, "USD") == Money.parse("0.30", "USD")
+    assert money_from_wire(99.99, "USD") == Money.parse("99.99", "USD")
+    assert money_from_wire(1234, "JPY") == Money.parse("1234", "JPY")
+    assert money_from_wire("12.345", "KWD") == Money.parse("12.345", "KWD")
+    with pytest.raises(MoneyError, match="more decimals than USD"):
+        money_from_wire(0.001, "USD")
+    for bad in (True, "12,50", float("nan"), float("inf")):
+        with pytest.raises(MoneyError, match="expected an amount"):
+            money_from_wire(bad, "USD")
