@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from servers.sshd import CuttingProxy, SshdServer
 from typer.testing import CliRunner
+from workspace import EXAMPLES, SFTP_CONFIG
 
 from connectors.errors import (
     AuthError,
@@ -36,7 +37,6 @@ from sync_jobs.config import ConfigError, load_config, parse_config
 from sync_jobs.ledger import open_ledger
 from sync_jobs.wiring import ledger_url
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05)
 QUICK = SftpTimeouts(connect=5, banner=5, auth=5, channel=10)
 
@@ -278,30 +278,8 @@ def test_a_server_that_stops_answering_is_left_for_a_new_connection(
 
 # -- `arlink run` end to end with an sftp source ---------------------------------------
 
-CONFIG = """
-var_dir = "var"
-
-[books.main]
-kind = "files"
-path = "books"
-
-[sources.bank]
-kind = "sftp"
-host = "127.0.0.1"
-port = {port}
-username = "{user}"
-known_hosts = "known_hosts"
-private_key = {{ file = "{key}" }}
-inbox = "{inbox}"
-pattern = "*.bai2"
-retry_attempts = 2
-retry_wait = 0.01
-connect_timeout = 5
-
-[jobs.daily]
-books = "main"
-sources = ["bank"]
-"""
+# The shared SFTP job (tests/workspace.py), with a second, quick attempt per SFTP call.
+CONFIG = SFTP_CONFIG.replace("retry_attempts = 1", "retry_attempts = 2\nretry_wait = 0.01")
 
 
 def workspace(server: SshdServer, tmp_path: Path, *, port: int | None = None) -> tuple[Path, Path]:
