@@ -30,7 +30,8 @@ from pathlib import Path
 
 from bench.matching_baselines import Applied, ERPNextLike, OdooLike
 from bench.matching_data import FX_RATES, Loaded, World, generate, load
-from cash_application.matching import build_book, decide_payments, outcome
+from cash_application.book import build_book
+from cash_application.matching import decide_payments, outcome
 from cash_application.payer import History
 from cash_application.policy import MatchPolicy
 from mappings.records import Decision, Payment

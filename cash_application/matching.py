@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
 from cash_application import references
 from cash_application.amounts import (
@@ -40,8 +38,9 @@ from cash_application.amounts import (
     in_full,
     subset_sum,
 )
-from cash_application.payer import History, PayerIndex, PayerMatch
-from cash_application.policy import MatchPolicy, TiePolicy, calibrated, path_name
+from cash_application.book import FAR, Book, build_book
+from cash_application.payer import History, PayerMatch
+from cash_application.policy import MatchPolicy, TiePolicy, path_name
 from cash_application.remittance_advices.linking import AdviceLink, Linking, link_advices
 from mappings.money import Money
 from mappings.records import (
@@ -62,103 +61,9 @@ ENGINE_VERSION = "arlink-match/0.2"
 MAX_SUGGESTIONS = 5
 PROPOSAL_SCORE = 0.95  # the score of a proposal the error budget held back
 MAX_LISTED = 12  # the longest run of unlisted invoices a cut-short list is completed with
-_FAR = date.max
 # Amount readings that a mistyped reference landing on another real invoice could also
 # produce: they need the payer to own the invoice before they apply on their own.
 NEEDS_PAYER = frozenset({"partial", "short_pay", "overpayment", "write_off", "fx"})
-_IdList = str | tuple[str, ...]  # one invoice id, or several when a key is shared
-_Key = TypeVar("_Key", str, int)
-
-
-def _add(table: dict[_Key, _IdList], key: _Key, invoice_id: str) -> None:
-    """Index `invoice_id` under `key`, storing a bare id when the key is unique (memory)."""
-    found = table.get(key)
-    if found is None:
-        table[key] = invoice_id
-    elif isinstance(found, str):
-        if found != invoice_id:
-            table[key] = (found, invoice_id)
-    elif invoice_id not in found:
-        table[key] = (*found, invoice_id)
-
-
-def _ids(found: _IdList | None) -> tuple[str, ...]:
-    if found is None:
-        return ()
-    return (found,) if isinstance(found, str) else found
-
-
-@dataclass(slots=True)
-class Book:
-    """The receivables as the matcher sees them, indexed once per run; open amounts are
-    consumed as payments are applied."""
-
-    policy: MatchPolicy
-    fx_rates: Mapping[str, Decimal]
-    payers: PayerIndex
-    invoices: dict[str, Invoice] = field(default_factory=dict)
-    open_minor: dict[str, int] = field(default_factory=dict)
-    by_key: dict[str, _IdList] = field(default_factory=dict)  # reference keys, open and paid
-    by_customer: dict[str, list[str]] = field(default_factory=dict)  # open, by due date
-    by_amount: dict[int, _IdList] = field(default_factory=dict)  # open amount -> open invoices
-    comparable: dict[str, str] = field(default_factory=dict)  # lazily, for typo checks
-    # Per customer, lazily: each open invoice's comparable number and its one-deletion
-    # variants -> invoice ids. Two strings one edit apart share a key (symmetric delete).
-    typo_keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    shapes: set[str] = field(default_factory=set)  # leading letters of invoice numbers
-    advice_links: dict[str, AdviceLink] = field(default_factory=dict)  # by payment id
-
-    def open_items(self, invoice_ids: Iterable[str]) -> list[Open]:
-        return [Open(self.invoices[i], self.open_minor[i]) for i in invoice_ids]
-
-    def comparable_number(self, invoice_id: str) -> str:
-        found = self.comparable.get(invoice_id)
-        if found is None:
-            found = self.comparable[invoice_id] = references.comparable(
-                self.invoices[invoice_id].number
-            )
-        return found
-
-    def one_edit_keys(self, customer_id: str) -> dict[str, list[str]]:
-        found = self.typo_keys.get(customer_id)
-        if found is None:
-            found = self.typo_keys[customer_id] = {}
-            for invoice_id in self.by_customer.get(customer_id, ()):
-                for key in references.deletions(self.comparable_number(invoice_id)):
-                    found.setdefault(key, []).append(invoice_id)
-        return found
-
-
-def build_book(
-    invoices: Iterable[Invoice],
-    customers: Iterable[Customer],
-    policy: MatchPolicy | None = None,
-    history: History | None = None,
-    *,
-    fx_rates: Mapping[str, Decimal] | None = None,
-) -> Book:
-    """Index invoices (open ones to apply; paid ones too, to recognise duplicate payments),
-    customers and what `history` taught: payer accounts and aliases, and, from past
-    outcomes, each evidence path's measured error (`policy.calibrated`). `fx_rates` maps a
-    currency to its rate into the payments' currency on the statement date."""
-    policy = policy or MatchPolicy()
-    if history is not None and history.outcomes:
-        policy = calibrated(policy, history.outcomes)
-    book = Book(policy, dict(fx_rates or {}), PayerIndex.build(customers, history))
-    for invoice in invoices:
-        invoice_id = invoice.invoice_id
-        book.invoices[invoice_id] = invoice
-        is_open = invoice.status == "open" and invoice.open_amount.minor > 0
-        book.open_minor[invoice_id] = invoice.open_amount.minor if is_open else 0
-        for key in references.invoice_keys(invoice.number, invoice.po_number):
-            _add(book.by_key, key, invoice_id)
-        book.shapes.add(references.shape(invoice.number))
-        if is_open:
-            book.by_customer.setdefault(invoice.customer_id, []).append(invoice_id)
-            _add(book.by_amount, invoice.open_amount.minor, invoice_id)
-    for own in book.by_customer.values():
-        own.sort(key=lambda i: (book.invoices[i].due_date or _FAR, i))
-    return book
 
 
 @dataclass(slots=True)
@@ -193,7 +98,7 @@ def _named_invoices(payment: Payment, payer: PayerMatch, book: Book) -> _Evidenc
     by_kind: dict[str, dict[str, str]] = {"exact": {}, "po": {}, "sequence": {}}
     foreign: dict[str, str] = {}
     for found in references.extract(texts):
-        hits = _ids(book.by_key.get(found.key))
+        hits = book.with_key(found.key)
         if payer.known:
             own = tuple(i for i in hits if book.invoices[i].customer_id in payer.customers)
             if not own:
@@ -265,7 +170,7 @@ def _typos(
     else:
         pool = [
             i
-            for i in _ids(book.by_amount.get(payment.amount.minor))
+            for i in book.with_open_amount(payment.amount.minor)
             if book.open_minor[i] == payment.amount.minor
         ]
     found: dict[str, str] = {}
@@ -295,7 +200,7 @@ def _suggestions(payment: Payment, book: Book, evidence: _Evidence) -> tuple[Sug
             (Reason("invoice_ref_found", f"invoice number {invoice.number} found as {text!r}"),),
         )
     paid = payment.amount
-    for invoice_id in sorted(_ids(book.by_amount.get(paid.minor))):
+    for invoice_id in sorted(book.with_open_amount(paid.minor)):
         invoice = book.invoices[invoice_id]
         if invoice_id in scored or invoice.currency != paid.currency:
             continue
@@ -308,7 +213,7 @@ def _suggestions(payment: Payment, book: Book, evidence: _Evidence) -> tuple[Sug
         scored[invoice_id] = Suggestion(invoice_id, 0.6 if same_payer else 0.3, tuple(reasons))
     ranked = sorted(
         scored.values(),
-        key=lambda s: (-s.score, book.invoices[s.invoice_id].due_date or _FAR, s.invoice_id),
+        key=lambda s: (-s.score, book.invoices[s.invoice_id].due_date or FAR, s.invoice_id),
     )
     return tuple(ranked[:MAX_SUGGESTIONS])
 
@@ -506,7 +411,7 @@ def decide(payment: Payment, book: Book) -> Decision:
 
 def _decide_named(payment: Payment, book: Book, evidence: _Evidence) -> Decision:
     """The remittance names invoices: read the amount against them."""
-    named = sorted(evidence.named, key=lambda i: (book.invoices[i].due_date or _FAR, i))
+    named = sorted(evidence.named, key=lambda i: (book.invoices[i].due_date or FAR, i))
     still_open = [i for i in named if book.open_minor[i] > 0]
     paid = payment.amount
     if not still_open:
@@ -602,7 +507,7 @@ def _fit_advice_lines(
             invoice_id
             for found in references.extract([line.invoice_ref])
             if found.kind == "exact"
-            for invoice_id in _ids(book.by_key.get(found.key))
+            for invoice_id in book.with_key(found.key)
             if invoice_id in by_id
         }
         if len(hits) != 1 or line.amount_paid is None:
@@ -902,7 +807,7 @@ def _advice_payers(advice: RemittanceAdvice, book: Book) -> frozenset[str]:
     texts = [line.invoice_ref for line in advice.lines]
     for named in references.extract(texts):
         if named.kind == "exact":
-            found.update(book.invoices[i].customer_id for i in _ids(book.by_key.get(named.key)))
+            found.update(book.invoices[i].customer_id for i in book.with_key(named.key))
     return frozenset(found)
 
 
@@ -941,7 +846,7 @@ def decide_payments(
     with `advices` linked to them first (`link_to_payments`)."""
     if advices:
         link_to_payments(payments, advices, book)
-    ordered = sorted(payments, key=lambda p: (p.value_date or _FAR, p.payment_id))
+    ordered = sorted(payments, key=lambda p: (p.value_date or FAR, p.payment_id))
     decisions = {payment.payment_id: decide(payment, book) for payment in ordered}
     return [decisions[payment.payment_id] for payment in payments]
 

@@ -23,7 +23,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from cash_application.bank_files.errors import BankFileError
-from cash_application.matching import build_book, decide_payments
+from cash_application.book import build_book
+from cash_application.matching import decide_payments
 from cash_application.policy import MatchPolicy
 from cash_application.received_files import read_received_file
 from cash_application.remittance_advices import DEFAULT_LAYOUT, CsvLayout
