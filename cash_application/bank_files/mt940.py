@@ -68,8 +68,8 @@ from datetime import date
 from itertools import chain
 from typing import BinaryIO
 
-# The slot builders skip the frozen-dataclass __init__, a third of the time per line.
-from cash_application.bank_files.builders import new_money, new_transaction
+# The slot builder skips the Money dataclass __init__ (a third of its cost).
+from cash_application.bank_files.builders import new_money
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.mt940_details import read_details
 from cash_application.bank_files.records import Direction, ParsedFile, Statement, Transaction
@@ -99,12 +99,24 @@ _OPENING = frozenset({"60F", "60M"})
 _CLOSING = frozenset({"62F", "62M"})
 _AVAILABLE = frozenset({"64", "65"})
 _IGNORED = frozenset({"21", "28", "28C"})  # related reference, statement number
+# How a line that is not plain text starts: a tag, a statement end, a blank line.
+_NOT_PLAIN = frozenset({":", "-", "", " ", "\t", "\x1a", "\r"})
 _CREDIT, _DEBIT = Direction.CREDIT, Direction.DEBIT
+# Field 61 mark: (reversal, credit). A reversal runs against the original movement:
+# RD, the reversal of a debit, is a credit.
+_MARKS = {"C": (False, True), "D": (False, False), "RC": (True, False), "RD": (True, True)}
+# A `:61:` read, waiting for its `:86:`: first line, amount in minor units, credit, value
+# and entry date, type code, customer and bank reference, reversal, supplementary lines.
+_PendingLine = tuple[
+    int, int, bool, tuple[date, date | None], str | None, str | None, str | None, bool,
+    Sequence[str],
+]  # fmt: skip
+_SHARED_MAX = 4096  # distinct values shared per file (see _StatementReader.shared)
 _MAX_AMOUNT_DIGITS = 30  # far beyond the 15 of the spec; keeps `int` cheap
 
 # 6!n[4!n]2a[1!a]15d1!a3!c16x[//16x] (SWIFT MT940 field 61); `spaced-61` allows a blank
 # before the amount (Sparkasse) and before the type code (Deutsche Bank).
-_DATE_MARK = r"([0-9]{6})([0-9]{4})?(R?[CD])([A-Z]?) ?"
+_DATE_MARK = r"([0-9]{6})((?:[0-9]{4})?)(R?[CD])([A-Z]?) ?"
 _STATEMENT_LINE = re.compile(_DATE_MARK + r"([0-9]+,[0-9]*) ?([A-Z][A-Z0-9]{3})(.*)", re.ASCII)
 # Shapes of field 61 outside the standard, tried only when the standard one fails.
 STATEMENT_LINE_QUIRKS = {
@@ -205,6 +217,12 @@ def _statements(
     # Quirk dash-line-in-86: a `-` alone after `:86:` text is decided by the line after it.
     dash: tuple[int, str] | None = None
     for lineno, line in source:
+        head = line[:1]
+        if head not in _NOT_PLAIN and in_statement and dash is None:
+            # Most lines continue the field before them: the checks below, in short.
+            tag_lines.append(line)
+            last_line = lineno
+            continue
         if dash is not None:
             if _dash_in_details(dash[1], line):
                 tag_lines.append(dash[1])
@@ -215,7 +233,7 @@ def _statements(
                 in_statement = False
                 tag = ""
             dash = None
-        if line[:1] == ":":
+        if head == ":":
             end = line.find(":", 1)
             name = line[1:end] if end > 1 else ""
             if name not in _TAGS and name[-1:] == " " and name.rstrip() in _TAGS:
@@ -244,7 +262,7 @@ def _statements(
                     f"expected a statement's first field `:20:`, found {line[:20]!r}",
                 )  # fmt: skip
             continue
-        if line[:1] == "-" and _is_statement_end(line):
+        if head == "-" and _is_statement_end(line):
             if tag == "86" and line.rstrip("\r \t") == "-":
                 dash = (lineno, line)
                 continue
@@ -253,7 +271,8 @@ def _statements(
             in_statement = False
             tag = ""
             continue
-        if (not line or line[0] in " \t\x1a\r") and not line.strip(" \t\x1a\r"):
+        # (An empty line's `head`, "", is in any string.)
+        if head in " \t\x1a\r" and not line.strip(" \t\x1a\r"):
             continue  # blank lines between fields (betterplace empty_line); DOS end mark
         tag_lines.append(line)
         last_line = lineno
@@ -295,7 +314,11 @@ class _StatementReader:
         # read: a syntax error further on is the more basic problem and wins.
         self.integrity_error: BankFileIntegrityError | None = None
         self.dates: dict[str, date] = {}  # a file repeats a handful of dates
-        self.entry_dates: dict[str, date] = {}
+        # One string for each recurring value (type codes, a payer's name and account),
+        # so that a held file keeps each once, not once per transaction.
+        self.shared: dict[str, str] = {}
+        # Value and entry date of field 61 by their text (`2611011101`, `261101`).
+        self.line_dates: dict[str, tuple[date, date | None]] = {}
         self.start(0)
 
     def start(self, line: int) -> None:
@@ -314,9 +337,12 @@ class _StatementReader:
         self.credit_sum = self.debit_sum = 0
         self.stated: list[tuple[str, int, int, int]] = []  # 90D/90C: tag, line, count, sum
         self.transactions: list[Transaction] = []
+        # The `:61:` read, waiting for its `:86:` (see `_statement_line`): a tuple, built
+        # and read faster than an object with attributes.
         self.pending: _PendingLine | None = None
+        self.details: list[str] | None = None  # the pending line's :86: lines
+        self.pending_last = 0  # its last physical line
         self.after_closing = False
-        self.last_tag = ""
 
     # ---- fields -------------------------------------------------------------------
 
@@ -324,18 +350,20 @@ class _StatementReader:
         """Interpret one complete field: its tag, first line number and physical lines."""
         if tag == "86":
             if self.pending is not None and not self.after_closing:
-                # Quirk repeated-86 (old Rabobank, Danske): a second :86: adds to the text.
-                if self.pending.details:
-                    self.pending.details.extend(lines)
-                else:
-                    self.pending.details = lines
-                self.pending.last_line = last_line
+                if self.details is None:
+                    self.details = lines
+                else:  # quirk repeated-86 (old Rabobank, Danske): a second :86: adds text
+                    self.details.extend(lines)
+                self.pending_last = last_line
             # else: information about the whole statement, not a transaction's
         elif tag == "61":
-            self._flush()
+            if self.pending is not None:
+                self._flush()
             if self.after_closing:
                 raise self._error(line, "tag", "a statement line `:61:` after the closing balance")
-            self.pending = self._statement_line(line, lines, last_line)
+            self.pending = self._statement_line(line, lines)
+            self.details = None
+            self.pending_last = last_line
         elif tag == "NS" or tag == "NSF":
             pass  # quirk non-swift-tag: a bank's own note, even between :61: and its :86:
         else:
@@ -361,7 +389,6 @@ class _StatementReader:
                     raise self._error(line, "transaction_reference", "`:20:` needs a reference")
             elif tag not in _IGNORED:  # pragma: no cover - _TAGS and the branches agree
                 raise self._error(line, "tag", f"unexpected tag `:{tag}:`")
-        self.last_tag = tag
 
     def _opening(self, line: int, lines: list[str]) -> None:
         if self.opening is not None or self.transactions or self.pending:
@@ -433,54 +460,53 @@ class _StatementReader:
 
     # ---- statement lines -------------------------------------------------------------
 
-    def _statement_line(self, line: int, lines: list[str], last_line: int) -> _PendingLine:
+    def _statement_line(self, line: int, lines: list[str]) -> _PendingLine:
         """Field 61: value date, entry date, mark, funds code, amount, type, references."""
-        first = lines[0]
         supplementary: Sequence[str] = lines[1:] if len(lines) > 1 else ()
-        match = _STATEMENT_LINE.match(first)
-        if match is None and supplementary and _STATEMENT_LINE_HEAD.fullmatch(first.rstrip()):
-            # Quirk sparkasse-61-split: the amount went onto the next line.
-            first = first.rstrip() + supplementary[0].lstrip()
-            supplementary = supplementary[1:]
-            match = _STATEMENT_LINE.match(first)
+        match = _STATEMENT_LINE.match(lines[0])
         if match is None:
-            for pattern in STATEMENT_LINE_QUIRKS.values():
-                match = pattern.fullmatch(first)
-                if match is not None:
-                    break
-        if match is None:
-            raise self._error(
-                line, "statement_line",
-                "expected YYMMDD[MMDD], C/D/RC/RD, amount and a type code, "
-                f"found {first[:40]!r}",
-            )  # fmt: skip
+            match, supplementary = self._quirky_statement_line(line, lines[0], supplementary)
         value_text, entry_text, mark, _funds, amount_text, type_code, refs = match.groups()
-        type_code = type_code.rstrip()
         if self.currency is None:
             raise self._error(
                 line, "currency", "a statement line before any field that names the currency"
             )
-        value_date = self.dates.get(value_text) or self._date(value_text, line, "value_date")
-        entry_date = None
-        if entry_text:
-            entry_date = self.entry_dates.get(value_text + entry_text) or self._entry_date(
-                entry_text, value_date, line, value_text + entry_text
-            )
+        dates = self.line_dates.get(value_text + entry_text) or self._line_dates(
+            value_text, entry_text, line
+        )
         comma = amount_text.find(",")
         if 0 < comma <= _MAX_AMOUNT_DIGITS and len(amount_text) - comma - 1 == self.exponent:
             amount = int(amount_text[:comma] + amount_text[comma + 1 :])  # `1234,56`: all digits
         else:
             amount = self._amount(amount_text, line, "amount")
-        reversal = mark[0] == "R"
-        # A reversal runs against the original movement: RD (reversed debit) is a credit.
-        credit = (mark[-1] == "C") != reversal
+        reversal, credit = _MARKS[mark]
         customer_ref, _, bank_ref = refs.partition("//")
         customer_ref = customer_ref.strip()  # NONREF is SWIFT's "no reference": None
-        return _PendingLine(
-            line, last_line, amount, _CREDIT if credit else _DEBIT,
-            value_date, entry_date, type_code,
+        return (
+            line, amount, credit, dates, type_code.rstrip() or None,
             None if customer_ref in ("", "NONREF") else customer_ref,
             bank_ref.strip() or None, reversal, supplementary,
+        )  # fmt: skip
+
+    def _quirky_statement_line(
+        self, line: int, first: str, supplementary: Sequence[str]
+    ) -> tuple[re.Match[str], Sequence[str]]:
+        """Field 61 in a shape outside the standard (named quirks), and the supplementary
+        lines left after it."""
+        if supplementary and _STATEMENT_LINE_HEAD.fullmatch(first.rstrip()):
+            # Quirk sparkasse-61-split: the amount went onto the next line.
+            first = first.rstrip() + supplementary[0].lstrip()
+            supplementary = supplementary[1:]
+            match = _STATEMENT_LINE.match(first)
+            if match is not None:
+                return match, supplementary
+        for pattern in STATEMENT_LINE_QUIRKS.values():
+            match = pattern.fullmatch(first)
+            if match is not None:
+                return match, supplementary
+        raise self._error(
+            line, "statement_line",
+            f"expected YYMMDD[MMDD], C/D/RC/RD, amount and a type code, found {first[:40]!r}",
         )  # fmt: skip
 
     def _flush(self) -> None:
@@ -489,32 +515,41 @@ class _StatementReader:
         if pending is None:
             return
         self.pending = None
-        credit = pending.direction is _CREDIT
-        if pending.details:
+        line, amount, credit, dates, type_code, customer_ref, bank_ref, reversal, supplementary = (
+            pending
+        )
+        if self.details is not None:
             payer_name, payer_account, remittance, invoice_refs, end_to_end_id = read_details(
-                pending.details, credit
+                self.details, credit
             )
         else:  # no :86: at all: the supplementary details of :61: are all the bank says
             payer_name = payer_account = end_to_end_id = None
-            remittance, invoice_refs = " ".join(" ".join(pending.supplementary).split()), ()
-        if credit and payer_account is None and pending.supplementary:
+            remittance, invoice_refs = " ".join(" ".join(supplementary).split()), ()
+        if credit and payer_account is None and supplementary:
             # Quirk counterparty-account-in-61: Rabobank puts the payer's account in
             # the supplementary details of :61:, not in :86:.
-            candidate = pending.supplementary[0].strip()
+            candidate = supplementary[0].strip()
             if _ACCOUNT.fullmatch(candidate):
                 payer_account = candidate
-        amount = pending.amount
+        shared = self.shared
+        if len(shared) > _SHARED_MAX:
+            shared.clear()  # a bound, for files whose values do not recur
+        if type_code is not None:
+            type_code = shared.setdefault(type_code, type_code)
+        if payer_name is not None:
+            payer_name = shared.setdefault(payer_name, payer_name)
+        if payer_account is not None:
+            payer_account = shared.setdefault(payer_account, payer_account)
         # RMR segments in the remittance may give each invoice's amount.
         invoice_amounts = (
             rmr_amounts(remittance, self.currency) if invoice_refs and "RMR*" in remittance else ()
         )
         self.transactions.append(
-            new_transaction(
-                new_money(amount, self.currency), pending.direction, pending.first_line,
-                pending.last_line, pending.value_date, pending.entry_date,
-                pending.type_code or None, pending.bank_reference, pending.customer_reference,
+            Transaction(
+                new_money(amount, self.currency), _CREDIT if credit else _DEBIT, line,
+                self.pending_last, dates[0], dates[1], type_code, bank_ref, customer_ref,
                 end_to_end_id, payer_name, payer_account, remittance, invoice_refs,
-                pending.reversal, True, None, invoice_amounts,
+                reversal, True, None, invoice_amounts,
             )
         )  # fmt: skip
         if credit:
@@ -632,63 +667,33 @@ class _StatementReader:
         self.dates[text] = value
         return value
 
-    def _entry_date(self, text: str, value_date: date, line: int, key: str) -> date:
-        """Entry date MMDD: the year that puts it nearest the value date (across year ends);
-        remembered under `key`, the value date and entry date as written."""
-        month, day = int(text[:2]), int(text[2:])
-        candidates = []
-        for year in (value_date.year - 1, value_date.year, value_date.year + 1):
-            try:
-                candidates.append(date(year, month, day))
-            except ValueError:
-                continue
-        if not candidates:
-            raise self._error(line, "entry_date", f"not a calendar date MMDD: {text!r}")
-        nearest = min(candidates, key=lambda when: abs((when - value_date).days))
-        self.entry_dates[key] = nearest
-        return nearest
+    def _line_dates(self, value_text: str, entry_text: str, line: int) -> tuple[date, date | None]:
+        """Value date YYMMDD and entry date MMDD of field 61, remembered by their text.
+
+        The entry date's year is the one that puts it nearest the value date (across
+        year ends).
+        """
+        value_date = self._date(value_text, line, "value_date")
+        entry_date = None
+        if entry_text:
+            month, day = int(entry_text[:2]), int(entry_text[2:])
+            candidates = []
+            for year in (value_date.year - 1, value_date.year, value_date.year + 1):
+                try:
+                    candidates.append(date(year, month, day))
+                except ValueError:
+                    continue
+            if not candidates:
+                raise self._error(line, "entry_date", f"not a calendar date MMDD: {entry_text!r}")
+            entry_date = min(candidates, key=lambda when: abs((when - value_date).days))
+        dates = self.line_dates[value_text + entry_text] = (value_date, entry_date)
+        return dates
 
     def _decimal(self, minor: int) -> str:
         return str(Money(minor, self.currency or "XXX"))
 
     def _error(self, line: int, field: str, message: str) -> BankFileSyntaxError:
         return _syntax(self.file_name, line, field, message)
-
-
-class _PendingLine:
-    """A `:61:` read, waiting for its `:86:` (SWIFT MT940 field 61, Statement Line)."""
-
-    __slots__ = (
-        "amount", "bank_reference", "customer_reference", "details", "direction", "entry_date",
-        "first_line", "last_line", "reversal", "supplementary", "type_code", "value_date",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        first_line: int,
-        last_line: int,
-        amount: int,
-        direction: Direction,
-        value_date: date,
-        entry_date: date | None,
-        type_code: str,
-        customer_reference: str | None,
-        bank_reference: str | None,
-        reversal: bool,
-        supplementary: Sequence[str],
-    ) -> None:
-        self.first_line = first_line
-        self.last_line = last_line
-        self.amount = amount
-        self.direction = direction
-        self.value_date = value_date
-        self.entry_date = entry_date
-        self.type_code = type_code
-        self.customer_reference = customer_reference
-        self.bank_reference = bank_reference
-        self.reversal = reversal
-        self.supplementary = supplementary
-        self.details: list[str] = []  # the :86: lines, the first :86:'s own list
 
 
 # ---- framing ---------------------------------------------------------------------------

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
-from mappings.money import Money, MoneyError
+from cash_application.bank_files.builders import new_money
+from cash_application.bank_files.values import minor_units
+from mappings.money import Money, MoneyError, currency_exponent
 
 
 class RemittanceFields(NamedTuple):
@@ -69,6 +72,12 @@ _NAME_END = re.compile(r"\s{2,}|\s[A-Z][A-Z0-9#/]{1,14}[:=]|$")
 _RMR = re.compile(r"RMR\*(IV|OI)\*([^*\\~]*)((?:\*[^*\\~]*)*)")
 _RMR_REFERENCE = re.compile(r"RMR\*(?:IV|OI)\*([^*\\~]*)")
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
+# The common RMR shapes, whose first decimal element is an ASCII amount with two decimals
+# right after the reference (``RMR*IV*INV-1*1500.00\\``) or after a two-letter payment
+# action code (``RMR*IV*INV-1*PI*1500.00``): reference, whole units, cents.
+_RMR_COMMON = re.compile(
+    r"RMR\*(?:IV|OI)\*([^*\\~]*)\*(?:[A-Z]{2}\*)?([0-9]+)\.([0-9]{2})(?=[*\\~]|\Z)"
+)
 
 
 def extract_remittance(
@@ -87,10 +96,31 @@ def remittance_values(
     text: str, continuations: Sequence[str], credit: bool
 ) -> tuple[str | None, str | None, str, tuple[str, ...], str | None]:
     """`extract_remittance` as a plain tuple, for parsers' hot loops (no NamedTuple cost)."""
-    full = " ".join(filter(None, (text, *continuations))) if continuations else text
+    payer_name, payer_account, remittance, invoice_refs, end_to_end_id, _ = detail_values(
+        text, continuations, credit, None
+    )
+    return payer_name, payer_account, remittance, invoice_refs, end_to_end_id
+
+
+def detail_values(
+    text: str, continuations: Sequence[str], credit: bool, amount: Money | None
+) -> tuple[str | None, str | None, str, tuple[str, ...], str | None, tuple[tuple[str, Money], ...]]:
+    """`remittance_values` and then, given the transaction's `amount`, the RMR amounts in its
+    currency (`rmr_amounts` of the whole text), with the RMR segments read once: a BAI2
+    detail record's hot path. An RMR amount equal to `amount` is that same `Money`.
+
+    Each convention is looked for only when its marker is in the text, and the payer's
+    only on a credit (on a debit the names are the payee's).
+    """
+    if not continuations:
+        full = text
+    elif len(continuations) == 1 and text and continuations[0]:
+        full = f"{text} {continuations[0]}"  # one 88: most continued records
+    else:
+        full = " ".join(filter(None, (text, *continuations)))
     # Fast path: no marker of any convention (most check, fee and transfer lines).
     if ":" not in full and "=" not in full and "*" not in full and "B/O" not in full:
-        return None, None, full, (), None
+        return None, None, full, (), None, ()
 
     payer_name: str | None = None
     payer_account: str | None = None
@@ -98,7 +128,12 @@ def remittance_values(
     end_to_end_id: str | None = None
 
     if continuations:
-        keyed = _keyed_lines(continuations)
+        # Goldman-style keys sit at a fixed place: most single 88s are ruled out inline.
+        keyed = (
+            _keyed_lines(continuations)
+            if len(continuations) > 1 or continuations[0][4:5] == ":"
+            else None
+        )
         if keyed:
             payer_name = keyed.get("DBNM") or None
             payer_account = keyed.get("DACT") or None
@@ -111,26 +146,35 @@ def remittance_values(
             if remittance is None:
                 remittance = tagged.get("OBI") or None
 
-    if payer_name is None and "ORIG CO NAME:" in full:
-        payer_name = _ach_originator(full)
+    if payer_name is None and credit:
+        at = full.find("ORIG CO NAME:")
+        if at >= 0:
+            payer_name = _ach_originator(full, at + len("ORIG CO NAME:"))
 
     if (payer_name is None or remittance is None) and "=" in full:
-        if payer_name is None and "ORG=" in full:
+        if payer_name is None and credit and "ORG=" in full:
             originator = _tag_value(full, "ORG")
             if originator:
                 payer_account, payer_name = _account_and_name(originator)
         if remittance is None and "OBI=" in full:
             remittance = _tag_value(full, "OBI")
 
-    if payer_name is None and "B/O" in full:
+    if payer_name is None and credit and "B/O" in full:
         payer_account, payer_name = _by_order_of(full)
 
-    invoice_refs = invoice_refs_from_rmr(full) if "RMR*" in full else ()
     if not credit:
         payer_name = payer_account = None
+    rmr_at = full.find("RMR*")
+    if rmr_at < 0:
+        invoice_refs: tuple[str, ...] = ()
+        invoice_amounts: tuple[tuple[str, Money], ...] = ()
+    elif amount is None:
+        invoice_refs, invoice_amounts = invoice_refs_from_rmr(full), ()
+    else:
+        invoice_refs, invoice_amounts = _rmr_values_from(full, rmr_at, amount.currency, amount)
     return (
         payer_name, payer_account, full if remittance is None else remittance, invoice_refs,
-        end_to_end_id,
+        end_to_end_id, invoice_amounts,
     )  # fmt: skip
 
 
@@ -184,13 +228,7 @@ def parse_rmr(text: str) -> tuple[RmrLine, ...]:
         reference = match.group(2).strip()
         if not reference:
             continue
-        amount = None
-        for element in match.group(3).split("*")[1:]:
-            element = element.strip()
-            if _DECIMAL.fullmatch(element):
-                amount = element
-                break
-        lines.append(RmrLine(match.group(1), reference, amount))
+        lines.append(RmrLine(match.group(1), reference, _first_decimal(match.group(3))))
     return tuple(lines)
 
 
@@ -201,11 +239,78 @@ def rmr_amounts(text: str, currency: str) -> tuple[tuple[str, Money], ...]:
     amounts: dict[str, Money] = {}
     for line in parse_rmr(text):
         if line.amount is not None and line.reference not in amounts:
-            try:
-                amounts[line.reference] = Money.parse(line.amount, currency)
-            except MoneyError:
-                continue
+            money = _rmr_money(line.amount, currency)
+            if money is not None:
+                amounts[line.reference] = money
     return tuple(amounts.items())
+
+
+def rmr_values(text: str, currency: str) -> tuple[tuple[str, ...], tuple[tuple[str, Money], ...]]:
+    """`invoice_refs_from_rmr` and `rmr_amounts` of a text, together."""
+    return _rmr_values_from(text, text.find("RMR*"), currency, None)
+
+
+def _rmr_values_from(
+    text: str, at: int, currency: str, paid: Money | None
+) -> tuple[tuple[str, ...], tuple[tuple[str, Money], ...]]:
+    """`rmr_values`, given where the first ``RMR*`` is (-1: nowhere); an amount equal to
+    `paid` (the transaction's amount, when known) is that `Money`, not a copy.
+
+    Fast path for a single segment in a common shape (`_RMR_COMMON`) and a currency
+    with cents: one regex match at `at` gives both, where the general path scans the
+    text twice and reads the amount through `Money.parse`.
+    """
+    if at < 0:
+        return (), ()
+    if text.find("RMR*", at + 4) < 0 and _exponent(currency) == 2:
+        match = _RMR_COMMON.match(text, at)
+        if match is not None:
+            reference = match[1].strip()
+            if not reference:
+                return (), ()
+            minor = int(match[2] + match[3])
+            code = currency.upper()
+            if paid is not None and paid.minor == minor and paid.currency == code:
+                return (reference,), ((reference, paid),)  # one invoice paid in full
+            return (reference,), ((reference, new_money(minor, code)),)
+    return invoice_refs_from_rmr(text), rmr_amounts(text, currency)
+
+
+def _first_decimal(elements: str) -> str | None:
+    """The first decimal element of an RMR segment's elements after the reference."""
+    for element in elements.split("*")[1:]:
+        element = element.strip()
+        if _DECIMAL.fullmatch(element):
+            return element
+    return None
+
+
+def _rmr_money(amount: str, currency: str) -> Money | None:
+    """An RMR amount (a decimal string) in `currency`; None when the currency cannot hold it.
+
+    Plain ASCII decimals are read as integers (`minor_units`), a tenth of the cost of
+    `Money.parse`, which reads the rest (equal results where both read).
+    """
+    exponent = _exponent(currency)
+    if exponent is None:
+        return None
+    minor = minor_units(amount, exponent)
+    if minor is not None:
+        return new_money(minor, currency.upper())
+    try:
+        return Money.parse(amount, currency)
+    except MoneyError:
+        return None
+
+
+@lru_cache(maxsize=64)
+def _exponent(currency: str) -> int | None:
+    """`currency_exponent` of a code (any case), None for a code that is not ISO 4217;
+    remembered, as a file names a handful of currencies."""
+    try:
+        return currency_exponent(currency)
+    except MoneyError:
+        return None
 
 
 def invoice_refs_from_rmr(text: str) -> tuple[str, ...]:
@@ -216,28 +321,33 @@ def invoice_refs_from_rmr(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(filter(None, refs)))
 
 
-def _ach_originator(text: str) -> str | None:
-    """The ``ORIG CO NAME`` value, without splitting the whole narrative (hot path).
+def _ach_originator(text: str, start: int) -> str | None:
+    """The ``ORIG CO NAME`` value starting at `start`, without splitting the whole
+    narrative (hot path).
 
     NACHA batch headers put the company id right after the company name, so the
     value usually ends at `` ORIG ID:``; any other key in between ends it sooner.
     """
-    start = text.find("ORIG CO NAME:") + len("ORIG CO NAME:")
     end = text.find(" ORIG ID:", start)
     if end < 0:
         end = len(text)
-    following = _ACH_KEY.search(text, start, end)
+    # Every key ends with a colon: without one in the value, no key can end it sooner.
+    following = _ACH_KEY.search(text, start, end) if text.find(":", start, end) >= 0 else None
     return text[start : following.start() if following else end].strip() or None
 
 
-def _keyed_lines(continuations: Sequence[str]) -> dict[str, str]:
-    """Goldman-style ``DBNM: NAME`` 88 lines that matter here; the first of a key wins."""
-    keyed: dict[str, str] = {}
+def _keyed_lines(continuations: Sequence[str]) -> dict[str, str] | None:
+    """Goldman-style ``DBNM: NAME`` 88 lines that matter here; the first of a key wins.
+    None when there are none (no dict for the common record)."""
+    keyed: dict[str, str] | None = None
     for line in continuations:
         if line[4:5] == ":":
             key = line[:4]
-            if key in _KEYED_FIELDS and key not in keyed:
-                keyed[key] = line[5:].strip()
+            if key in _KEYED_FIELDS:
+                if keyed is None:
+                    keyed = {key: line[5:].strip()}
+                elif key not in keyed:
+                    keyed[key] = line[5:].strip()
     return keyed
 
 

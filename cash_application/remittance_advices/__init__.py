@@ -7,6 +7,7 @@ on each file before bank file detection: an advice file is never a bank file.
 
 from __future__ import annotations
 
+from cash_application.bank_files.lockbox_csv import looks_like_lockbox_csv
 from cash_application.remittance_advices.csv_layout import (
     DEFAULT_LAYOUT,
     CsvLayout,
@@ -40,6 +41,9 @@ def advice_format(data: bytes, layout: CsvLayout = DEFAULT_LAYOUT) -> str | None
     head = data[:4096]
     if looks_like_820(head):
         return X12_FORMAT
+    # A lockbox CSV export has payer and invoice columns too: a bank file, not an advice.
+    if looks_like_lockbox_csv(head):
+        return None
     if looks_like_csv_advice(head, layout):
         return CSV_FORMAT
     return None

@@ -7,6 +7,7 @@ import pytest
 from cash_application.bank_files.camt import parse_camt
 from cash_application.bank_files.errors import BankFileIntegrityError, BankFileSyntaxError
 from cash_application.bank_files.records import Direction
+from cash_application.bank_files.to_json import parsed_file_to_json
 from cash_application.bank_files.values import minor_units
 from mappings.money import Money
 
@@ -423,3 +424,48 @@ def test_comments_and_processing_instructions_are_ignored() -> None:
 def test_a_document_nested_in_another_root_is_refused() -> None:
     with pytest.raises(BankFileSyntaxError):
         parse_camt(b"<Wrapper>" + message(entry("1.00")).split(b"?>", 1)[1] + b"</Wrapper>", "t")
+
+
+def test_default_namespace_read_the_same_however_it_is_declared() -> None:
+    # The root's default namespace is blanked out of the input for speed (`_LocalNames`):
+    # quotes, attributes before it and its line must not change what is read.
+    plain = message(entry("1.00", details=detail(inner=PARTIES)))
+    variants = [
+        plain.replace(f'xmlns="{NS}"'.encode(), f"xmlns = '{NS}'".encode()),
+        plain.replace(
+            b"<Document ",
+            b'<Document xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"\n'
+            b'  xsi:schemaLocation="camt.053.001.02.xsd" ',
+        ),
+    ]
+    expected = parsed_file_to_json(parse_camt(plain, "t.xml"))
+    assert parsed_file_to_json(parse_camt(variants[0], "t.xml")) == expected
+    moved = parsed_file_to_json(parse_camt(variants[1], "t.xml"))
+    [txn], [expected_txn] = (
+        moved["statements"][0]["transactions"],
+        expected["statements"][0]["transactions"],
+    )
+    assert txn.pop("first_line") == expected_txn.pop("first_line") + 1
+    assert txn.pop("last_line") == expected_txn.pop("last_line") + 1
+    assert txn == expected_txn
+
+
+def test_elements_that_declare_the_namespace_again_are_read() -> None:
+    inner = f'<c:RmtInf xmlns:c="{NS}"><c:Ustrd>INV-7</c:Ustrd></c:RmtInf>'
+    txn = only_transaction(message(entry("1.00", details=detail(inner=inner))))
+    assert txn.remittance == "INV-7"
+    redeclared = f'<RmtInf xmlns="{NS}"><Ustrd>INV-8</Ustrd></RmtInf>'
+    txn = only_transaction(message(entry("1.00", details=detail(inner=redeclared))))
+    assert txn.remittance == "INV-8"
+
+
+def test_elements_of_another_namespace_are_not_read_as_camt() -> None:
+    inner = '<RmtInf xmlns="urn:example:other"><Ustrd>NOT-CAMT</Ustrd></RmtInf>'
+    txn = only_transaction(message(entry("1.00", details=detail(inner=inner))))
+    assert txn.remittance == ""
+
+
+def test_a_currency_written_in_lower_case_is_read_as_its_code_every_time() -> None:
+    entries = entry("1.00").replace('Ccy="EUR"', 'Ccy="eur"') * 2
+    parsed = parse_camt(message(entries), "t.xml")
+    assert [txn.currency for txn in parsed.statements[0].transactions] == ["EUR", "EUR"]

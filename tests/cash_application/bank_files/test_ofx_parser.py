@@ -232,3 +232,51 @@ def test_ofx_2_entities_declared_in_a_dtd_are_never_expanded() -> None:
     body = sgml(stmttrn(NAME="&x;&lol;"))
     text = HEADER_2 + evil + body[body.index("<OFX>") :]
     assert only(text).payer_name == "&x;&lol;"
+
+
+def test_an_unclosed_transaction_before_another_names_its_own_line() -> None:
+    text = sgml(stmttrn(FITID="F1").replace("</STMTTRN>", "") + stmttrn(FITID="F2"))
+    with pytest.raises(BankFileSyntaxError) as caught:
+        parse_ofx(text.encode(), "t.ofx")
+    assert caught.value.field == "STMTTRN"
+    assert caught.value.line == text.count("\n", 0, text.index("<STMTTRN>")) + 1
+
+
+def test_transactions_outside_a_statement_are_counted_with_the_others() -> None:
+    text = sgml(stmttrn()).replace("<BANKMSGSRSV1>", "<BANKMSGSRSV1>" + stmttrn(FITID="F0"))
+    with pytest.raises(BankFileSyntaxError) as caught:
+        parse_ofx(text.encode(), "t.ofx")
+    assert "1 of 2 transactions" in caught.value.message
+
+
+def test_bank_card_and_investment_statements_are_read_in_file_order() -> None:
+    bank = sgml(stmttrn(FITID="B1"))
+    card = (
+        "<CREDITCARDMSGSRSV1><CCSTMTTRNRS><TRNUID>2<STATUS><CODE>0<SEVERITY>INFO</STATUS>\n"
+        "<CCSTMTRS><CURDEF>USD<CCACCTFROM><ACCTID>4111</CCACCTFROM><BANKTRANLIST>\n"
+        + stmttrn(FITID="C1")
+        + "</BANKTRANLIST></CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1>\n"
+    )
+    invest = (
+        "<INVSTMTMSGSRSV1><INVSTMTTRNRS><TRNUID>3<STATUS><CODE>0<SEVERITY>INFO</STATUS>\n"
+        "<INVSTMTRS><CURDEF>USD<INVACCTFROM><BROKERID>b.com<ACCTID>77</INVACCTFROM>"
+        "<INVTRANLIST><INVBANKTRAN>\n"
+        + stmttrn(FITID="I1")
+        + "<SUBACCTFUND>CASH</INVBANKTRAN></INVTRANLIST></INVSTMTRS></INVSTMTTRNRS>"
+        "</INVSTMTMSGSRSV1>\n"
+    )
+    text = bank.replace("</OFX>", card + invest + "</OFX>")
+    statements = parse_ofx(text.encode(), "t.ofx").statements
+    assert [s.account for s in statements] == ["9000000001", "4111", "77"]
+    assert [s.transactions[0].bank_reference for s in statements] == ["B1", "C1", "I1"]
+
+
+def test_transaction_types_and_dates_as_written_are_read_alike() -> None:
+    text = sgml(
+        stmttrn(TRNTYPE="credit", DTPOSTED="20261101")
+        + stmttrn(TRNTYPE=" CREDIT ", DTPOSTED="20261101 ")
+    )
+    [statement] = parse_ofx(text.encode(), "t.ofx").statements
+    assert {(t.type_code, str(t.entry_date)) for t in statement.transactions} == {
+        ("CREDIT", "2026-11-01")
+    }

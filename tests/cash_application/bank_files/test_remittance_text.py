@@ -8,11 +8,13 @@ from cash_application.bank_files.remittance_text import (
     RemittanceFields,
     RmrLine,
     ach_fields,
+    detail_values,
     extract_remittance,
     invoice_refs_from_rmr,
     parse_rmr,
     remittance_values,
     rmr_amounts,
+    rmr_values,
     wire_tags,
 )
 from mappings.money import Money
@@ -168,3 +170,49 @@ def test_continuations_are_joined_with_a_blank_and_empty_ones_skipped() -> None:
 def test_plain_tuple_form_is_the_same() -> None:
     text, more = ACH, [ACH_ENTRY, "ADDENDA:RMR*IV*INV-1*1.00\\"]
     assert remittance_values(text, more, True) == tuple(extract_remittance(text, more))
+
+
+RMR_TEXTS = [
+    "TRACE#:1 RMR*IV*INV-1*1500.00\\",  # the common short form
+    "RMR*IV*INV-1*PI*1500.00*1530.00*30.00~",  # the standard form, with an action code
+    "RMR*OI* OLD-7 *99.50",  # blanks around the reference, at the end of the text
+    "RMR*IV*INV-1*1500",  # no decimals
+    "RMR*IV*INV-1* 12.34 \\",  # blanks around the amount
+    "RMR*IV*INV-1*1.005\\",  # more decimals than cents
+    "RMR*IV*INV-1*12.340\\",  # a trailing zero
+    "RMR*IV*INV-1*PI\\",  # no amount
+    "RMR*IV**12.00\\",  # no reference
+    "RMR*PO*P-1*5.00\\",  # not an invoice
+    "RMR*IV*INV-1*١٢.٠٠\\",  # non-ASCII digits: read by Money.parse
+    "RMR*IV*INV-1*1500.00X",  # the amount runs on: not a decimal element
+    "RMR*IV*INV-1*10.00~RMR*IV*INV-2*20.00~RMR*IV*INV-1*0.00",  # several segments
+]
+
+
+@pytest.mark.parametrize("text", RMR_TEXTS)
+@pytest.mark.parametrize("currency", ["USD", "usd", "JPY", "BHD", "XX1"])
+def test_rmr_values_is_invoice_refs_and_rmr_amounts_in_one_pass(text: str, currency: str) -> None:
+    assert rmr_values(text, currency) == (
+        invoice_refs_from_rmr(text),
+        rmr_amounts(text, currency),
+    )
+
+
+@pytest.mark.parametrize("text", [ACH, "CHECK PAID", "ORG=/123 ACME OBI=INV 1", *RMR_TEXTS])
+@pytest.mark.parametrize("credit", [True, False])
+def test_detail_values_is_remittance_values_and_the_rmr_amounts(text: str, credit: bool) -> None:
+    paid = Money(150000, "USD")
+    more = [ACH_ENTRY]
+    values = detail_values(text, more, credit, paid)
+    assert values[:5] == remittance_values(text, more, credit)
+    assert values[5] == rmr_amounts(f"{text} {ACH_ENTRY}", "USD")
+
+
+def test_an_invoice_paid_in_full_shares_the_transaction_amount() -> None:
+    paid = Money(150000, "USD")
+    amounts = detail_values("RMR*IV*INV-1*1500.00\\", (), True, paid)[5]
+    assert amounts == (("INV-1", paid),)
+    assert amounts[0][1] is paid
+    assert detail_values("RMR*IV*INV-1*1400.00\\", (), True, paid)[5] == (
+        ("INV-1", Money(140000, "USD")),
+    )
