@@ -2,12 +2,13 @@
 
     python -m bench.matching --size small|large [--json] [--seed N]
 
-Generates the labelled data set (`bench.matching_data`, the reference spec), loads it as
-canonical records once, then runs in this process, on the same records, an Odoo-style
+Generates the labelled data set (`bench.matching_data`, the reference spec) in a child
+process, which saves it to a temporary file; this process then loads it (reads the file
+into canonical records: the spec's "load") and runs, on the same records, an Odoo-style
 baseline, an ERPNext-style baseline and arlink's matcher, and scores each against the truth:
-auto-apply rate, precision (set, strict,
-lenient), misapplied and incomplete per 10,000 applied, exception rate, load / index /
-match seconds and peak RSS.
+auto-apply rate, precision (set, strict, lenient), misapplied and incomplete per 10,000
+applied, exception rate, load / index / match seconds (and CPU seconds) and peak RSS.
+`--dump-decisions FILE` writes arlink's decisions, to show a change decides the same.
 
 arlink runs three times: with the clerks' history (payer accounts and aliases they resolved,
 and the outcomes of past periods, which recalibrate which evidence paths may apply on their
@@ -21,15 +22,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
+import multiprocessing
 import resource
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.matching_baselines import Applied, ERPNextLike, OdooLike
-from bench.matching_data import FX_RATES, Loaded, World, generate, load
+from bench.matching_data import FX_RATES, Loaded, World, generate, generate_to, load, read
 from cash_application.book import build_book
 from cash_application.matching import decide_payments, outcome
 from cash_application.payer import History
@@ -124,15 +128,36 @@ def score(world: World, loaded: Loaded, results: dict[str, Applied]) -> dict[str
     }
 
 
-def _arlink(history: History | None) -> Callable[[Loaded], Callable[[], dict[str, Applied]]]:
+def _arlink(
+    history: History | None, kept: list[Decision] | None = None
+) -> Callable[[Loaded], Callable[[], dict[str, Applied]]]:
+    """arlink with `history`; its decisions are also appended to `kept` when given."""
+
     def index(loaded: Loaded) -> Callable[[], dict[str, Applied]]:
         book = build_book(
             loaded.invoices, loaded.customers, MatchPolicy(), history, fx_rates=FX_RATES
         )
-        # Only arlink reads remittance advices: the anchors have no such feature.
-        return lambda: applied_from(decide_payments(loaded.payments, book, loaded.advices))
+
+        def match() -> dict[str, Applied]:
+            # Only arlink reads remittance advices: the anchors have no such feature.
+            decisions = decide_payments(loaded.payments, book, loaded.advices)
+            if kept is not None:
+                kept.extend(decisions)
+            return applied_from(decisions)
+
+        return match
 
     return index
+
+
+def dump_decisions(decisions: dict[str, list[Decision]], path: Path) -> None:
+    """Write every arlink decision, whole (applications, exception, suggestions, reasons),
+    one line per matcher and payment in sorted order: two runs decided the same iff their
+    files are equal, which is how a speed-up is shown to change no decision."""
+    with path.open("w", encoding="utf-8") as out:
+        for name, kept in sorted(decisions.items()):
+            for decision in sorted(kept, key=lambda d: d.payment_id):
+                out.write(f"{name}\t{decision.payment_id}\t{decision!r}\n")
 
 
 def _odoo(world: World) -> Callable[[Loaded], Callable[[], dict[str, Applied]]]:
@@ -180,25 +205,44 @@ def past_outcomes(seed: int, periods: int = PAST_PERIODS) -> tuple[tuple[str, bo
     return tuple(found)
 
 
-def run(size: str, seed: int, only: Sequence[str] = ()) -> dict[str, object]:
-    """Generate, load, and run every matcher (or those in `only`); return the report."""
+def run(
+    size: str, seed: int, only: Sequence[str] = (), dump: Path | None = None
+) -> dict[str, object]:
+    """Generate, load, and run every matcher (or those in `only`); return the report. With
+    `dump`, arlink's decisions are written there (`dump_decisions`)."""
     started = time.perf_counter()
-    world = generate(size, seed)
-    generate_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    loaded = load(world)
+    with tempfile.TemporaryDirectory(prefix="arlink-bench-") as folder:
+        path = Path(folder) / f"{size}-{seed}.pickle"
+        # The generator runs in a child process: its memory (a million rows and the
+        # bookkeeping that made them) is never part of what is measured here.
+        child = multiprocessing.get_context("spawn").Process(
+            target=generate_to, args=(size, seed, path)
+        )
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"generating the {size} data set failed ({child.exitcode})")
+        generate_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        load_cpu = time.process_time()
+        world, loaded = read(path)
+    # The records live as long as the run: the collector need not walk them again.
+    gc.freeze()
     load_seconds = time.perf_counter() - started
+    load_cpu = time.process_time() - load_cpu
+    kept: dict[str, list[Decision]] = {}
+
+    def keep(name: str) -> list[Decision] | None:
+        return kept.setdefault(name, []) if dump is not None else None
+
     matchers = {
-        "arlink": _arlink(history_of(world, past_outcomes(seed))),
-        "arlink_no_calibration": _arlink(history_of(world)),
-        "arlink_no_history": _arlink(None),
+        "arlink": _arlink(history_of(world, past_outcomes(seed)), keep("arlink")),
+        "arlink_no_calibration": _arlink(history_of(world), keep("arlink_no_calibration")),
+        "arlink_no_history": _arlink(None, keep("arlink_no_history")),
         "odoo_like": _odoo(world),
         "erpnext_like": _erpnext,
     }
-    # Scoring needs only the payments and the truth: the world's other rows are freed, so
-    # the peak RSS below is the records plus one matcher's indexes.
-    world.invoices.clear()
-    world.customers.clear()
+    world.customers.clear()  # scoring needs only the payments and the truth
     report: dict[str, object] = {}
     for name, index in matchers.items():
         if only and name not in only:
@@ -217,10 +261,13 @@ def run(size: str, seed: int, only: Sequence[str] = ()) -> dict[str, object]:
             match_seconds=round(done - indexed, 3),
             seconds_total=round(load_seconds + done - started, 3),
             cpu_seconds=round(time.process_time() - cpu, 3),
+            load_cpu_seconds=round(load_cpu, 3),
             peak_rss_mb=round(_peak_mb(), 1),
         )
         report[name] = figures
         del match, results  # free this matcher's indexes before the next one builds its own
+    if dump is not None:
+        dump_decisions(kept, dump)
     return {
         "size": size,
         "seed": seed,
@@ -256,8 +303,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20240628)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--matchers", default="", help="comma-separated subset (default: all five)")
+    parser.add_argument(
+        "--dump-decisions",
+        type=Path,
+        metavar="FILE",
+        help="write arlink's decisions to FILE, sorted, to compare two runs",
+    )
     args = parser.parse_args(argv)
-    report = run(args.size, args.seed, [m for m in args.matchers.split(",") if m])
+    only = [m for m in args.matchers.split(",") if m]
+    report = run(args.size, args.seed, only, args.dump_decisions)
     print(json.dumps(report, indent=2) if args.json else _table(report))
 
 

@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import math
+import pickle
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from cash_application.remittance_advices import parse_advice_file
 from mappings.money import Money
 from mappings.records import Customer, Invoice, Payment, RemittanceAdvice, SourceRef
 
+_T = TypeVar("_T")
 STATEMENT_DATE = date(2024, 6, 28)
 FX_RATES = {"EUR": Decimal("1.0712"), "GBP": Decimal("1.2645")}  # to USD, statement date
 
@@ -731,35 +734,115 @@ class Loaded:
 
 def load(world: World) -> Loaded:
     """Build the canonical records from the rows (what reading the exports would do)."""
+    rows = (_invoice_fields(row) for row in world.invoices)
+    return _records(world.customers, rows, world.payments, world.advice_files)
+
+
+_InvoiceFields = tuple[str, str, str, str, int, int, date, date, str, bool, bool]
+CHUNK = 65_536  # invoice rows per pickled chunk: the reader never holds them all at once
+
+
+def _invoice_fields(row: InvoiceRow) -> _InvoiceFields:
+    return (
+        row.invoice_id,
+        row.number,
+        row.customer_id,
+        row.currency,
+        row.total,
+        row.open,
+        row.issued,
+        row.due,
+        row.po,
+        row.discount,
+        row.closed,
+    )
+
+
+def save(world: World, path: Path) -> None:
+    """Write `world` to `path` as the export a books host would give: everything but the
+    invoices first, then the invoices in chunks of `CHUNK` rows, so `read` can build the
+    records while reading."""
+    header = replace(world, invoices=[])
+    with path.open("wb") as out:
+        pickle.dump(header, out, protocol=pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(world.invoices), CHUNK):
+            chunk = [_invoice_fields(row) for row in world.invoices[start : start + CHUNK]]
+            pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def generate_to(size: str, seed: int, path: Path) -> None:
+    """`generate` and `save`: run in a child process, so that the generator's memory is
+    never part of the process that loads and matches."""
+    save(generate(size, seed), path)
+
+
+def read(path: Path) -> tuple[World, Loaded]:
+    """Read a world `save` wrote: the world without its invoice rows (scoring needs its
+    payments and truth), and the canonical records, built chunk by chunk."""
+    with path.open("rb") as stream:
+        # The file this run's own child process just wrote, never one from elsewhere.
+        world: World = pickle.load(stream)
+
+        def rows() -> Iterator[_InvoiceFields]:
+            while stream.peek(1):
+                yield from pickle.load(stream)
+
+        return world, _records(world.customers, rows(), world.payments, world.advice_files)
+
+
+def _records(
+    customer_rows: list[CustomerRow],
+    invoice_rows: Iterable[_InvoiceFields],
+    payment_rows: list[PaymentRow],
+    advice_files: list[tuple[str, bytes]],
+) -> Loaded:
     customers = [
         Customer(row.customer_id, row.name, row.parent_id or None, (), tuple(row.known))
-        for row in world.customers
+        for row in customer_rows
     ]
-    money: dict[tuple[int, str], Money] = {}
+    # A million invoices share a few hundred dates, a few currencies, the customers' ids
+    # and, mostly, one amount for total and open: one object each, not one per invoice.
+    shared: dict[object, object] = {c.customer_id: c.customer_id for c in customers}
+
+    def one(value: _T) -> _T:
+        return shared.setdefault(value, value)  # type: ignore[return-value]
 
     def amount(minor: int, currency: str) -> Money:
         key = (minor, currency)
-        found = money.get(key)
+        found = shared.get(key)
         if found is None:
-            found = money[key] = Money(minor, currency)
-        return found
+            found = shared[key] = Money(minor, one(currency))
+        return found  # type: ignore[return-value]
 
-    invoices = [
-        Invoice(
-            row.invoice_id,
-            row.number,
-            row.customer_id,
-            amount(row.total, row.currency),
-            amount(row.open, row.currency),
-            row.issued,
-            row.due,
-            row.po,
-            "2/10 NET 30" if row.discount else None,
-            "paid" if row.closed else "open",
+    opened: list[Invoice] = []
+    closed: list[Invoice] = []
+    for (
+        invoice_id,
+        number,
+        customer_id,
+        currency,
+        total,
+        open_,
+        issued,
+        due,
+        po,
+        discount,
+        paid,
+    ) in invoice_rows:
+        (closed if paid else opened).append(
+            Invoice(
+                invoice_id,
+                number,
+                one(customer_id),
+                amount(total, currency),
+                amount(open_, currency),
+                one(issued),
+                one(due),
+                po or None,
+                "2/10 NET 30" if discount else None,
+                "paid" if paid else "open",
+            )
         )
-        for row in world.invoices
-    ]
-    invoices.sort(key=lambda inv: inv.status != "open")
     source = SourceRef("0" * 64, "bench", "bench", 0, 0)
     payments = [
         Payment(
@@ -773,15 +856,16 @@ def load(world: World) -> Loaded:
             bank_reference=row.trace or None,
             remittance=row.remittance,
         )
-        for row in world.payments
+        for row in payment_rows
     ]
-    open_count = sum(1 for inv in invoices if inv.status == "open")
     advices = [
         advice
-        for name, data in world.advice_files
+        for name, data in advice_files
         for advice in parse_advice_file(data, name, file_digest=hashlib.sha256(data).hexdigest())
     ]
-    return Loaded(customers, invoices, payments, open_count, advices)
+    open_count = len(opened)
+    opened.extend(closed)  # open invoices, then the closed ones
+    return Loaded(customers, opened, payments, open_count, advices)
 
 
 def _csv_line(values: Iterable[str]) -> str:

@@ -28,10 +28,10 @@ _Key = TypeVar("_Key", str, int)
 
 def _add(table: dict[_Key, _IdList], key: _Key, invoice_id: str) -> None:
     """Index `invoice_id` under `key`, storing a bare id when the key is unique (memory)."""
-    found = table.get(key)
-    if found is None:
-        table[key] = invoice_id
-    elif isinstance(found, str):
+    found = table.setdefault(key, invoice_id)
+    if found is invoice_id:
+        return
+    if isinstance(found, str):
         if found != invoice_id:
             table[key] = (found, invoice_id)
     elif invoice_id not in found:
@@ -58,9 +58,12 @@ class Book:
     by_customer: dict[str, list[str]] = field(default_factory=dict)  # open, by due date
     by_amount: dict[int, _IdList] = field(default_factory=dict)  # open amount -> open invoices
     comparable: dict[str, str] = field(default_factory=dict)  # lazily, for typo checks
-    # Per customer, lazily: each open invoice's comparable number and its one-deletion
-    # variants -> invoice ids. Two strings one edit apart share a key (symmetric delete).
-    typo_keys: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # Per customer, lazily: the comparable numbers of its open invoices, in `by_customer`
+    # order, searched for one-edit typos in C (rapidfuzz) rather than through a table.
+    numbers: dict[str, list[str]] = field(default_factory=dict)
+    # Per text, lazily: the references it names that the book indexes. Advice linking and
+    # the decision read the same texts, and a key nothing is indexed under names nothing.
+    indexed: dict[str, tuple[references.Found, ...]] = field(default_factory=dict)
     shapes: set[str] = field(default_factory=set)  # leading letters of invoice numbers
     advice_links: dict[str, AdviceLink] = field(default_factory=dict)  # by payment id
 
@@ -83,13 +86,27 @@ class Book:
             )
         return found
 
-    def one_edit_keys(self, customer_id: str) -> dict[str, list[str]]:
-        found = self.typo_keys.get(customer_id)
-        if found is None:
-            found = self.typo_keys[customer_id] = {}
-            for invoice_id in self.by_customer.get(customer_id, ()):
-                for key in references.deletions(self.comparable_number(invoice_id)):
-                    found.setdefault(key, []).append(invoice_id)
+    def one_edit_of(self, customer_id: str, text: str) -> list[str]:
+        """The customer's open invoices (as indexed) whose comparable number is one edit
+        from `text` (`references.one_edit`), in due-date order."""
+        numbers = self.numbers.get(customer_id)
+        if numbers is None:
+            own = self.by_customer.get(customer_id, ())
+            numbers = self.numbers[customer_id] = [self.comparable_number(i) for i in own]
+        if not numbers:
+            return []
+        own = self.by_customer[customer_id]
+        return [own[at] for at in references.one_edit_among(text, numbers)]
+
+    def indexed_refs(self, texts: Iterable[str]) -> list[references.Found]:
+        """The references `texts` name (`references.extract`, in order) whose key the book
+        indexes: the only ones that can name an invoice."""
+        found: list[references.Found] = []
+        for text in texts:
+            known = self.indexed.get(text)
+            if known is None:
+                known = self.indexed[text] = tuple(references.extract_known((text,), self.by_key))
+            found.extend(known)
         return found
 
 
@@ -109,17 +126,21 @@ def build_book(
     if history is not None and history.outcomes:
         policy = calibrated(policy, history.outcomes)
     book = Book(policy, dict(fx_rates or {}), PayerIndex.build(customers, history))
+    # The loop runs once per invoice (a million and more): locals, not attribute lookups.
+    by_key, by_amount, by_customer = book.by_key, book.by_amount, book.by_customer
+    invoice_keys, shape, shapes = references.invoice_keys, references.shape, book.shapes
     for invoice in invoices:
         invoice_id = invoice.invoice_id
         book.invoices[invoice_id] = invoice
-        is_open = invoice.status == "open" and invoice.open_amount.minor > 0
-        book.open_minor[invoice_id] = invoice.open_amount.minor if is_open else 0
-        for key in references.invoice_keys(invoice.number, invoice.po_number):
-            _add(book.by_key, key, invoice_id)
-        book.shapes.add(references.shape(invoice.number))
+        minor = invoice.open_amount.minor
+        is_open = invoice.status == "open" and minor > 0
+        book.open_minor[invoice_id] = minor if is_open else 0
+        for key in invoice_keys(invoice.number, invoice.po_number):
+            _add(by_key, key, invoice_id)
+        shapes.add(shape(invoice.number))
         if is_open:
-            book.by_customer.setdefault(invoice.customer_id, []).append(invoice_id)
-            _add(book.by_amount, invoice.open_amount.minor, invoice_id)
-    for own in book.by_customer.values():
+            by_customer.setdefault(invoice.customer_id, []).append(invoice_id)
+            _add(by_amount, minor, invoice_id)
+    for own in by_customer.values():
         own.sort(key=lambda i: (book.invoices[i].due_date or FAR, i))
     return book

@@ -39,6 +39,7 @@ from cash_application.amounts import (
     subset_sum,
 )
 from cash_application.book import FAR, Book, build_book
+from cash_application.partition import Partition, partition
 from cash_application.payer import History, PayerMatch
 from cash_application.policy import MatchPolicy, TiePolicy, path_name
 from cash_application.remittance_advices.linking import AdviceLink, Linking, link_advices
@@ -97,7 +98,7 @@ def _named_invoices(payment: Payment, payer: PayerMatch, book: Book) -> _Evidenc
     texts = _texts(payment)
     by_kind: dict[str, dict[str, str]] = {"exact": {}, "po": {}, "sequence": {}}
     foreign: dict[str, str] = {}
-    for found in references.extract(texts):
+    for found in book.indexed_refs(texts):
         hits = book.with_key(found.key)
         if payer.known:
             own = tuple(i for i in hits if book.invoices[i].customer_id in payer.customers)
@@ -157,14 +158,12 @@ def _typos(
     if not tokens:
         return {}
     if payer.known:
-        keys = {key for token in tokens for key in references.deletions(token)}
         pool = sorted(
             {
                 invoice_id
                 for cid in payer.customers
-                for table in (book.one_edit_keys(cid),)
-                for key in keys
-                for invoice_id in table.get(key, ())
+                for token in tokens
+                for invoice_id in book.one_edit_of(cid, token)
             }
         )
     else:
@@ -505,7 +504,7 @@ def _fit_advice_lines(
     for line in lines:
         hits = {
             invoice_id
-            for found in references.extract([line.invoice_ref])
+            for found in book.indexed_refs([line.invoice_ref])
             if found.kind == "exact"
             for invoice_id in book.with_key(found.key)
             if invoice_id in by_id
@@ -615,15 +614,10 @@ def _has_twin(book: Book, payer: PayerMatch, invoice_ids: Collection[str]) -> bo
     for invoice_id in invoice_ids:
         number = book.comparable_number(invoice_id)
         for cid in payer.customers:
-            table = book.one_edit_keys(cid)
-            for key in references.deletions(number):
-                for other in table.get(key, ()):
-                    if (
-                        other not in invoice_ids
-                        and book.open_minor[other] == book.open_minor[invoice_id]
-                        and references.one_edit(number, book.comparable_number(other))
-                    ):
-                        return True
+            for other in book.one_edit_of(cid, number):
+                same = book.open_minor[other] == book.open_minor[invoice_id]
+                if same and other not in invoice_ids:
+                    return True
     return False
 
 
@@ -805,7 +799,7 @@ def _advice_payers(advice: RemittanceAdvice, book: Book) -> frozenset[str]:
     if advice.payer_id and advice.payer_id in book.payers.names:
         found.add(advice.payer_id)
     texts = [line.invoice_ref for line in advice.lines]
-    for named in references.extract(texts):
+    for named in book.indexed_refs(texts):
         if named.kind == "exact":
             found.update(book.invoices[i].customer_id for i in book.with_key(named.key))
     return frozenset(found)
@@ -823,10 +817,7 @@ def link_to_payments(
         return book.payers.identify(record.payer_name, record.payer_account).customers
 
     def names_invoices(payment: Payment) -> bool:
-        return any(
-            found.kind in ("exact", "po") and found.key in book.by_key
-            for found in references.extract(_texts(payment))
-        )
+        return any(found.kind in ("exact", "po") for found in book.indexed_refs(_texts(payment)))
 
     linking = link_advices(
         payments,
@@ -839,15 +830,64 @@ def link_to_payments(
     return linking
 
 
-def decide_payments(
+@dataclass(slots=True)
+class PhaseOne:
+    """The decisions of the payments attributed to customer groups, and the open amounts
+    they left (invoice id -> open minor units, for the invoices they changed)."""
+
+    decisions: list[Decision]
+    after: dict[str, int]
+
+
+def plan_two_phases(
     payments: Sequence[Payment], book: Book, advices: Sequence[RemittanceAdvice] = ()
-) -> list[Decision]:
-    """One decision per payment, in the order of `payments` (decided by value date, id),
-    with `advices` linked to them first (`link_to_payments`)."""
+) -> Partition:
+    """Link `advices` to `payments` (`link_to_payments`), then split the payments, in
+    decision order (value date, id), into customer groups and the unattributed rest."""
     if advices:
         link_to_payments(payments, advices, book)
     ordered = sorted(payments, key=lambda p: (p.value_date or FAR, p.payment_id))
-    decisions = {payment.payment_id: decide(payment, book) for payment in ordered}
+    return partition(ordered, book)
+
+
+def decide_groups(
+    groups: Mapping[str, Sequence[Payment]], members: Mapping[str, Collection[str]], book: Book
+) -> PhaseOne:
+    """Phase one: each group's payments in order against the book as it was before phase
+    one, so a group's decisions depend on nothing another group decided (whichever shard
+    or order the groups come in); then every group's consumption is kept in the book."""
+    found = PhaseOne([], {})
+    for key, payments in groups.items():
+        own = {i: book.open_minor[i] for cid in members[key] for i in book.by_customer.get(cid, ())}
+        decided = [decide(payment, book) for payment in payments]
+        for decision in decided:
+            for application in decision.applications:
+                if application.invoice_id not in own:
+                    raise ValueError(
+                        f"payment {decision.payment_id} of customer group {key} applied to "
+                        f"invoice {application.invoice_id} outside it: not a valid partition"
+                    )
+        for invoice_id, minor in own.items():
+            if book.open_minor[invoice_id] != minor:
+                found.after[invoice_id] = book.open_minor[invoice_id]
+                book.open_minor[invoice_id] = minor  # the next group sees it as it was
+        found.decisions.extend(decided)
+    book.open_minor.update(found.after)
+    return found
+
+
+def decide_payments(
+    payments: Sequence[Payment], book: Book, advices: Sequence[RemittanceAdvice] = ()
+) -> list[Decision]:
+    """One decision per payment, in the order of `payments`, with `advices` linked to them
+    first. Two phases (`plan_two_phases`): the payments attributed to a customer group,
+    group by group (`decide_groups`), then the rest in order against what they left. The
+    phases are the definition, so deciding the groups on any number of shards gives the
+    same decisions."""
+    plan = plan_two_phases(payments, book, advices)
+    first = decide_groups(plan.groups, plan.members, book)
+    rest = [decide(payment, book) for payment in plan.unattributed]
+    decisions = {decision.payment_id: decision for decision in (*first.decisions, *rest)}
     return [decisions[payment.payment_id] for payment in payments]
 
 

@@ -10,6 +10,7 @@ estimate stays within the budget apply without a clerk. Defaults are conservativ
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -103,9 +104,10 @@ class MatchPolicy:
     # Error rates measured on clerks' resolutions, by whole evidence path ("a+b+c"); they
     # replace the sum of the pieces' estimates (`calibrated`).
     path_error_measured: Mapping[str, float] = field(default_factory=dict)
-    # How many resolutions the pieces' estimate counts as when measured outcomes are mixed
-    # in: a path leaves its estimate only on that much evidence.
-    calibration_weight: int = 50
+    # A path leaves its estimate only on evidence: at least this many judged outcomes, and
+    # outcomes this unlikely (one-sided binomial test) were its error rate at the budget.
+    calibration_min_outcomes: int = 20
+    calibration_significance: float = 0.01
 
     def write_off_minor(self, currency: str) -> int:
         """The write-off limit in minor units of `currency`."""
@@ -128,19 +130,51 @@ def path_name(signals: Iterable[str]) -> str:
 
 
 def calibrated(policy: MatchPolicy, outcomes: Iterable[tuple[str, bool]]) -> MatchPolicy:
-    """`policy` with each evidence path's error rate measured on `outcomes` (path, whether
-    the matcher's reading was what the clerk applied): the share of wrong readings, with
-    the pieces' estimate counted as `calibration_weight` resolutions so that a few lucky
-    ones do not promote a path. Paths whose measured rate falls within the error budget may
-    then apply on their own; paths that erred more than their estimate are held back."""
+    """`policy` with the evidence paths that `outcomes` (path, whether the matcher's reading
+    was what the clerk applied) show, with evidence, to err more or less than the budget.
+
+    A path is judged on `calibration_min_outcomes` outcomes or more, against a path whose
+    error rate is exactly the budget (exact binomial tails): it is held back when that
+    many wrong readings or more would come by chance with probability under
+    `calibration_significance` (its measured rate is then the share wrong), and promoted
+    when so few would (its rate is then the smoothed share wrong, at most the budget).
+    Anything less keeps the pieces' estimate: one wrong reading in eighty is not evidence
+    against a 0.05 % budget (it happens by chance 4 % of the time), nor are a few clean
+    ones for it."""
     seen: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
     for path, right in outcomes:
         seen[path] += 1
         wrong[path] += not right
-    weight = policy.calibration_weight
+    budget = policy.error_budget
+    alpha = policy.calibration_significance
     measured = dict(policy.path_error_measured)
     for path, count in seen.items():
-        prior = policy.prior_error(tuple(path.split("+")))
-        measured[path] = (wrong[path] + weight * min(prior, 1.0)) / (count + weight)
+        if count < policy.calibration_min_outcomes:
+            continue
+        errors = wrong[path]
+        below = binomial_cdf(errors, count, budget)  # P(this few wrong or fewer)
+        above = 1.0 - binomial_cdf(errors - 1, count, budget)  # P(this many or more)
+        if above < alpha:
+            measured[path] = errors / count
+        elif below < alpha:
+            measured[path] = min((errors + 1) / (count + 2), budget)
     return replace(policy, path_error_measured=measured)
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in logs so that large `n` does not
+    underflow."""
+    if k < 0:
+        return 0.0
+    if k >= n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    base = math.lgamma(n + 1)
+    total = math.fsum(
+        math.exp(base - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q)
+        for i in range(k + 1)
+    )
+    return min(total, 1.0)

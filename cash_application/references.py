@@ -15,9 +15,10 @@ payer's invoices (substitution, deletion, insertion, adjacent transposition).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 _TOKEN = re.compile(r"[A-Z]+|[0-9]+")
@@ -31,8 +32,7 @@ MAX_WINDOW = 3
 SEQUENCE_DIGITS = (4, 8)  # a bare sequence number is this many digits, years excepted
 
 
-@dataclass(frozen=True, slots=True)
-class Found:
+class Found(NamedTuple):
     """One way the remittance named an invoice: the index key, its kind, and the text."""
 
     key: str
@@ -49,15 +49,18 @@ def invoice_keys(number: str, po_number: str | None = None) -> list[str]:
     of its number (sequence, searched only among the payer's invoices), its PO number."""
     groups = _groups(number)
     digit_groups = [g for g in groups if g.isdigit()]
-    keys = [
-        "A:" + "".join(groups),
-        "G:" + "-".join(g.lstrip("0") or "0" if g.isdigit() else g for g in groups),
-    ]
-    digits = "".join(digit_groups).lstrip("0")
-    if len(digits) >= 6:
-        keys.append(f"D:{digits}")
-    if digit_groups and digit_groups[-1].strip("0"):
-        keys.append(f"S:{digit_groups[-1].lstrip('0')}")
+    if len(digit_groups) == len(groups):
+        stripped = [g.lstrip("0") or "0" for g in groups]
+    else:
+        stripped = [g.lstrip("0") or "0" if g.isdigit() else g for g in groups]
+    keys = ["A:" + "".join(groups), "G:" + "-".join(stripped)]
+    if digit_groups:
+        digits = "".join(digit_groups).lstrip("0")
+        if len(digits) >= 6:
+            keys.append("D:" + digits)
+        last = digit_groups[-1].lstrip("0")
+        if last:
+            keys.append("S:" + last)
     if po_number:
         keys.append("P:" + "".join(_groups(po_number)))
     return keys
@@ -74,40 +77,60 @@ def _is_year(token: str) -> bool:
 
 def extract(texts: Iterable[str]) -> Iterator[Found]:
     """Every key the texts may name an invoice by, in order of appearance."""
+    return iter(_scan(texts, None))
+
+
+def extract_known(texts: Iterable[str], known: Container[str]) -> list[Found]:
+    """The keys of `extract` that are in `known` (an index), in the same order: a key
+    nothing is indexed under names nothing, and is not even built into a `Found`."""
+    return _scan(texts, known)
+
+
+def _scan(texts: Iterable[str], known: Container[str] | None) -> list[Found]:
+    found: list[Found] = []
+    low, high = SEQUENCE_DIGITS
     for text in _with_compressed(texts):
         cleared = _NOISE.sub(" ", text.upper())
         for run in _RUN.findall(cleared):
-            yield from _from_run(run, cleared)
+            groups = _TOKEN.findall(run)
+            digit = [group.isdigit() for group in groups]
+            if True in digit:  # a separator-free run: `INV20240012345`, `4512345678` (a PO)
+                _window_keys(found, known, groups, digit)
+                if known is None or "P:" + run in known:
+                    found.append(Found("P:" + run, "po", run))
         tokens = _TOKEN.findall(cleared)
-        for start in range(len(tokens)):
-            for end in range(start + 2, min(start + MAX_WINDOW, len(tokens)) + 1):
-                window = tokens[start:end]
-                if any(t.isdigit() for t in window):
-                    yield from _window_keys(window)
-            token = tokens[start]
-            low, high = SEQUENCE_DIGITS
-            if token.isdigit() and low <= len(token.lstrip("0")) <= high and not _is_year(token):
-                yield Found(f"S:{token.lstrip('0')}", "sequence", token)
+        # Each token's digit test once: windows overlap.
+        digit = [token.isdigit() for token in tokens]
+        count = len(tokens)
+        for start in range(count):
+            for end in range(start + 2, min(start + MAX_WINDOW, count) + 1):
+                if True in digit[start:end]:
+                    _window_keys(found, known, tokens[start:end], digit[start:end])
+            if digit[start]:
+                token = tokens[start]
+                sequence = token.lstrip("0")
+                if low <= len(sequence) <= high and not _is_year(token):
+                    key = "S:" + sequence
+                    if known is None or key in known:
+                        found.append(Found(key, "sequence", token))
+    return found
 
 
-def _from_run(run: str, text: str) -> Iterator[Found]:
-    """A separator-free run: `INV20240012345`, `4512345678` (a PO)."""
-    groups = _groups(run)
-    if any(g.isdigit() for g in groups):
-        yield from _window_keys(groups)
-        yield Found(f"P:{run}", "po", run)
-
-
-def _window_keys(window: list[str]) -> Iterator[Found]:
-    text = " ".join(window)
-    yield Found("A:" + "".join(window), "exact", text)
-    yield Found(
-        "G:" + "-".join(t.lstrip("0") or "0" if t.isdigit() else t for t in window), "exact", text
-    )
-    if all(t.isdigit() for t in window):
+def _window_keys(
+    found: list[Found], known: Container[str] | None, window: list[str], digit: list[bool]
+) -> None:
+    text = ""
+    keys = ["A:" + "".join(window)]
+    groups = ((t.lstrip("0") or "0") if d else t for t, d in zip(window, digit, strict=True))
+    keys.append("G:" + "-".join(groups))
+    if False not in digit:
         digits = "".join(window).lstrip("0")
         if len(digits) >= 6:
-            yield Found(f"D:{digits}", "exact", text)
+            keys.append("D:" + digits)
+    for key in keys:
+        if known is None or key in known:
+            text = text or " ".join(window)
+            found.append(Found(key, "exact", text))
 
 
 _COMPRESSED = re.compile(r"([A-Z]*[-\s]?(?:\d+[-\s])*)(\d{4,})((?:/\d{4,})+)")
@@ -118,6 +141,8 @@ def _with_compressed(texts: Iterable[str]) -> Iterator[str]:
     `INV-2024-0012345/0012399` also gives `INV-2024-0012399`."""
     for text in texts:
         yield text
+        if "/" not in text:
+            continue  # no list to rebuild (and the pattern is slow to fail)
         for match in _COMPRESSED.finditer(text.upper()):
             stem = match.group(1)
             for follower in match.group(3).split("/")[1:]:
@@ -148,10 +173,11 @@ def shape(number: str) -> str:
     return found.group() if found else ""
 
 
-def deletions(text: str) -> set[str]:
-    """`text` and every string one deletion away: strings within one edit of each other
-    (substitution, insertion, deletion, adjacent transposition) always share one."""
-    return {text, *(text[:i] + text[i + 1 :] for i in range(len(text)))}
+def one_edit_among(text: str, numbers: Sequence[str]) -> list[int]:
+    """The positions in `numbers`, ascending, of those one edit from `text` (as
+    `one_edit`), compared in C rather than one call per number."""
+    found = process.extract(text, numbers, scorer=OSA.distance, score_cutoff=1, limit=None)
+    return sorted(at for _, distance, at in found if distance == 1)
 
 
 def one_edit(a: str, b: str) -> bool:

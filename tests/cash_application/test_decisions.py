@@ -300,7 +300,7 @@ def test_calibration_promotes_a_path_clean_in_resolutions_and_demotes_one_that_e
     assert policy.path_error(tuple(path.split("+"))) > policy.error_budget
     few = calibrated(policy, [(path, True)] * 100)
     assert few.path_error(tuple(path.split("+"))) > policy.error_budget  # not enough yet
-    many = History((), ((path, True),) * 1_000)
+    many = History((), ((path, True),) * 10_000)  # evidence it errs under the 0.05 % budget
     after = one(held, history=many)
     assert applied(after) == {"I1": 150_000, "I2": 25_000}
     assert after.outcome is Outcome.PARTIALLY_APPLIED  # the remainder stays on account

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cash_application.references import candidate_typos, comparable, extract, invoice_keys, one_edit
+from cash_application.references import (
+    candidate_typos,
+    comparable,
+    extract,
+    extract_known,
+    invoice_keys,
+    one_edit,
+    one_edit_among,
+)
 
 NUMBER = "INV-2024-0012345"
 
@@ -84,3 +92,30 @@ def test_two_edits_or_none_are_not_typos() -> None:
     target = comparable(NUMBER)
     assert not one_edit(target, target)
     assert not any(one_edit(t, target) for t in candidate_typos(["INV-2024-0012543"]))
+
+
+REMITTANCES = [
+    "RMR*IV*INV-2024-0012345*PO*4512345678\\ INV 2024 0012348 PAID 12/05/2024 1,234.56",
+    "INV-2024-0012345/0012399 TRACE 091000012345678 INV20240012351 0012354",
+    "12345 2024-0012360 PO 4598765432",
+]
+
+
+@pytest.mark.parametrize("text", REMITTANCES)
+def test_extract_known_keeps_the_indexed_keys_of_extract_in_order(text: str) -> None:
+    everything = list(extract([text]))
+    indexed = {k for number in ("INV-2024-0012345", "INV-2024-0012399", "INV-2024-0012351")
+               for k in invoice_keys(number, "4512345678")}  # fmt: skip
+    assert extract_known([text], indexed) == [f for f in everything if f.key in indexed]
+    assert extract_known([text], set()) == []
+    assert extract_known([text], {f.key for f in everything}) == everything
+
+
+def test_one_edit_among_finds_exactly_the_numbers_one_edit_away() -> None:
+    target = comparable(NUMBER)  # INV202412345
+    numbers = [target, "INV202412346", "INV202412354", "INV20241234", "INV2024123457",
+               "INV202412543", "XNV202412346", ""]  # fmt: skip
+    assert one_edit_among(target, numbers) == [
+        at for at, number in enumerate(numbers) if one_edit(target, number)
+    ]
+    assert one_edit_among(target, numbers) == [1, 2, 3, 4]
