@@ -2,6 +2,7 @@
 
     python -m bench.connector_pull [--invoices 100000] [--customers 2000] [--page-size 500]
                                    [--hosts odoo-xmlrpc odoo-jsonrpc ...]
+    python -m bench.connector_pull --writes 2000 [--customers 200]
 
 Each host's test server (tests/servers/) runs in a child process, seeded directly in its
 memory (no RPC) with the customers and posted open invoices, so the pull's client side
@@ -14,6 +15,12 @@ is alone in this process. For each host the real connector pulls every open invo
 - `arlink_cpu_s`: of those, arlink's own mapping of host rows into canonical records,
   timed by mapping the same rows again with the connector's row reader;
 - `client_share` and `arlink_share`: those CPU seconds over wall seconds.
+
+With `--writes N` it measures write-back instead: the Salesforce test org is seeded with
+N open invoices, each paid in full by its own bank payment, and the connector pushes the
+N applications in one `push_applications` call (`records_per_s`: applications over wall
+seconds, lookups included; `requests`: data-API calls the org answered, the pull of the
+open invoices included).
 
 Prints one JSON object.
 """
@@ -137,11 +144,12 @@ def _serve_salesforce(invoices: int, customers: int, answer: Connection) -> None
     server.start()
     answer.send(f"{server.url} {server.ca_file}")
     answer.recv()
+    answer.send(server.api_calls)
     server.stop()
 
 
-def _pull_salesforce(address: str, page_size: int, bulk: bool) -> Pulled:
-    """REST pages through `nextRecordsUrl` (at most 2,000 a page), or one Bulk 2.0 job."""
+def _salesforce_books(address: str, page_size: int, bulk: bool) -> Any:
+    """The real connector pointed at the seeded test org, no retries."""
     from connectors.errors import RetryPolicy
     from connectors.salesforce import (
         SalesforceBooks,
@@ -149,7 +157,6 @@ def _pull_salesforce(address: str, page_size: int, bulk: bool) -> Pulled:
         SalesforceSettings,
         http_session,
     )
-    from mappings.salesforce import SalesforceMapping, invoice_from
 
     url, ca_file = address.split(" ")
     settings = SalesforceSettings(
@@ -157,8 +164,15 @@ def _pull_salesforce(address: str, page_size: int, bulk: bool) -> Pulled:
         page_size=min(page_size, 2000), bulk_threshold=1 if bulk else 0, bulk_poll_seconds=0.2,
         timeout=300.0, retry=RetryPolicy(attempts=1),
     )  # fmt: skip
+    return SalesforceBooks("bench", SalesforceClient(settings, http_session(settings)), settings)
+
+
+def _pull_salesforce(address: str, page_size: int, bulk: bool) -> Pulled:
+    """REST pages through `nextRecordsUrl` (at most 2,000 a page), or one Bulk 2.0 job."""
+    from mappings.salesforce import SalesforceMapping, invoice_from
+
     mapping = SalesforceMapping.load()
-    books = SalesforceBooks("bench", SalesforceClient(settings, http_session(settings)), settings)
+    books = _salesforce_books(address, page_size, bulk)
     wall, cpu = time.perf_counter(), time.process_time()
     pulled = books.pull_open_invoices(None)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -177,6 +191,50 @@ HOSTS: dict[str, tuple[Callable[[int, int, Connection], None], Callable[[str, in
     "salesforce-rest": (_serve_salesforce, functools.partial(_pull_salesforce, bulk=False)),
     "salesforce-bulk": (_serve_salesforce, functools.partial(_pull_salesforce, bulk=True)),
 }
+
+
+def _push_salesforce(address: str, count: int) -> dict[str, Any]:
+    """Push one full application per open invoice in a single `push_applications` call."""
+    from datetime import date
+
+    from mappings.records import Application, ApplicationWrite, Payment, SourceRef
+    from mappings.records import idempotency_key as key
+
+    books = _salesforce_books(address, 2000, False)
+    open_invoices = books.pull_open_invoices(None)[:count]
+    source = SourceRef("b" * 64, "bench.bai2", "bai2", 1, 1)
+    writes = []
+    for n, invoice in enumerate(open_invoices):
+        paid = Payment(
+            f"bench-{n:06d}", "4021558830", date(2026, 11, 2), invoice.open_amount, source,
+            bank_reference=f"REF-{n:06d}",
+        )  # fmt: skip
+        application = Application(invoice.invoice_id, invoice.open_amount)
+        writes.append(ApplicationWrite(key(paid.payment_id, invoice.invoice_id), paid,
+                                       application, 1.0))  # fmt: skip
+    wall = time.perf_counter()
+    results = books.push_applications(writes)
+    wall = time.perf_counter() - wall
+    written = sum(1 for r in results if not r.already_present and not r.refused)
+    return {"applications": written, "wall_s": round(wall, 2),
+            "records_per_s": round(written / wall, 1)}  # fmt: skip
+
+
+def measure_writes(count: int, customers: int) -> dict[str, Any]:
+    """Seed the Salesforce test org in a child process and time one write-back of `count`."""
+    ours, theirs = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(
+        target=_serve_salesforce, args=(count, customers, theirs), daemon=True
+    )
+    child.start()
+    address = ours.recv()
+    try:
+        result = _push_salesforce(address, count)
+    finally:
+        ours.send("done")
+        requests = ours.recv()
+        child.join(timeout=30)
+    return {**result, "requests": requests}
 
 
 def measure(host: str, invoices: int, customers: int, page_size: int) -> dict[str, Any]:
@@ -204,7 +262,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--hosts", nargs="+", default=sorted(HOSTS), choices=sorted(HOSTS))
+    parser.add_argument("--writes", type=int, default=0, help="measure N Salesforce writes")
     args = parser.parse_args()
+    if args.writes:
+        print(json.dumps({"salesforce_writes": measure_writes(args.writes, args.customers)}))
+        return
     hosts = {
         host: measure(host, args.invoices, args.customers, args.page_size) for host in args.hosts
     }

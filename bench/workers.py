@@ -1,6 +1,7 @@
 """Scale-out throughput: one generated day through `arlink run` on 1, 2 and 4 Celery workers.
 
-    python -m bench.workers [--payments 3000] [--files 30] [--workers 1 2 4]
+    python -m bench.workers [--payments 3000] [--files 30] [--workers 1 2 4] [--shards 8]
+                            [--check-equal]
 
 Starts its own PostgreSQL (the ledger) and Redis (the broker) on loopback, generates a
 day (`generate_day`: customers and open invoices in a `files` books folder, BAI2 files
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -26,8 +28,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 DAY = date(2026, 11, 2)
 ACCOUNTS = 20
@@ -175,10 +179,24 @@ def _write_bai2(path: Path, as_of: date, by_account: dict[int, list[list[str]]])
     path.write_text("\n".join(lines) + "\n", encoding="ascii")
 
 
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A running `arlink worker`: its main process and its log file."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def pool_pids(self) -> list[int]:
+        """The pids of its pool processes (the ones that run the tasks)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        return [int(child) for child in children.split()]
+
+
 @contextlib.contextmanager
-def running_workers(config: Path, count: int, *, timeout: float = 60) -> Iterator[list[Path]]:
+def running_workers(config: Path, count: int, *, timeout: float = 60) -> Iterator[list[Worker]]:
     """Start `count` `arlink worker` processes (`--concurrency 1` each) for `config`, wait
-    until all answer a ping, yield their log files; stop them with SIGTERM at the end."""
+    until all answer a ping, yield them; stop them with SIGTERM at the end."""
     command = shutil.which("arlink", path=str(Path(sys.executable).parent))
     if command is None:
         raise RuntimeError("the `arlink` command is not installed beside this Python")
@@ -206,7 +224,7 @@ def running_workers(config: Path, count: int, *, timeout: float = 60) -> Iterato
                     raise RuntimeError(f"a worker exited:\n{log.read_text()[-3000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{count} worker(s) did not answer within {timeout} s")
-        yield logs
+        yield [Worker(process, log) for process, log in zip(processes, logs, strict=True)]
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)  # warm shutdown: finish the task in hand
@@ -216,6 +234,63 @@ def running_workers(config: Path, count: int, *, timeout: float = 60) -> Iterato
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def end_state(config: Path) -> dict[str, Any]:
+    """What the day left behind: the books host's journal files, in order, and the ledger
+    (`--check-equal`; tests/sync_jobs/test_workers.py)."""
+
+    import sqlalchemy as sa
+
+    from sync_jobs.config import load_config
+    from sync_jobs.ledger import open_ledger
+    from sync_jobs.ledger.audit import verify_chain
+    from sync_jobs.ledger.schema import (
+        applications,
+        bank_files,
+        decisions,
+        exception_items,
+        payments,
+    )
+    from sync_jobs.wiring import ledger_url
+
+    def journal(name: str) -> list[dict[str, str]]:
+        path = config.parent / "books" / name
+        with path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    engine = open_ledger(ledger_url(load_config(config).config))
+    try:
+        with engine.connect() as conn:
+
+            def query(table: sa.Table, *columns: str) -> list[tuple[str, ...]]:
+                # Through the table's types, so JSON columns compare as values on any backend.
+                rows = conn.execute(sa.select(*(table.c[name] for name in columns)))
+                return sorted(tuple(map(repr, row)) for row in rows)
+
+            return {
+                "applications.csv": journal("applications.csv"),
+                "exceptions.csv": journal("exceptions.csv"),
+                "bank_files": query(bank_files, "name", "status"),
+                "payments": query(payments, "payment_id", "file_digest", "amount_minor"),
+                "decisions": query(
+                    decisions, "payment_id", "outcome", "confidence", "engine_version", "reasons"
+                ),
+                "applications": query(
+                    applications,
+                    *("payment_id", "invoice_id", "amount_minor", "discount_minor"),
+                    *("write_off_minor", "reason_code", "idempotency_key"),
+                    *("writeback_status", "external_id"),
+                ),
+                "exception_items": query(
+                    exception_items,
+                    *("payment_id", "reason", "amount_minor", "suggestions", "reasons"),
+                    *("idempotency_key", "writeback_status", "external_id"),
+                ),
+                "chain_ok": verify_chain(conn).ok,
+            }
+    finally:
+        engine.dispose()
 
 
 _JOB = """
@@ -235,12 +310,12 @@ url = "{ledger}"
 """
 
 
-def _workspace(folder: Path, day: Path, ledger: str, broker: str | None) -> Path:
+def _workspace(folder: Path, day: Path, ledger: str, broker: str | None, shards: int) -> Path:
     shutil.copytree(day / "books", folder / "books")
     shutil.copytree(day / "bank", folder / "bank")
     text = _JOB.format(ledger=ledger)
     if broker is not None:
-        text += f'[workers]\nbroker_url = "{broker}"\n'
+        text += f'[workers]\nbroker_url = "{broker}"\nmatch_shards = {shards}\n'
     (folder / "config.toml").write_text(text)
     return folder / "config.toml"
 
@@ -282,7 +357,8 @@ def _run_job(config: Path) -> dict[str, object]:
         steps = {
             step.step: round((step.finished_at - step.started_at).total_seconds(), 2)
             for step in runs.list_steps(conn, result.run_id)
-            if step.finished_at is not None
+            # The match step's parts on the workers are checkpoints, not timed steps.
+            if step.finished_at is not None and not step.step.startswith("match.")
         }
     engine.dispose()
     payments = result.summary.to_json()["payments"]
@@ -293,8 +369,11 @@ def _run_job(config: Path) -> dict[str, object]:
     }
 
 
-def run(payments: int, files: int, worker_counts: list[int]) -> dict[str, object]:
-    """Generate the day, then time it pure, in-process and on each number of workers."""
+def run(
+    payments: int, files: int, worker_counts: list[int], *, shards: int = 8, check_equal: bool
+) -> dict[str, object]:
+    """Generate the day, then time it pure, in-process and on each number of workers; with
+    `check_equal`, also say whether each worker run left exactly the in-process end state."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from servers.postgres import start_postgres
     from servers.redis import start_redis
@@ -306,16 +385,24 @@ def run(payments: int, files: int, worker_counts: list[int]) -> dict[str, object
         day = base / "day"
         generate_day(day, payments=payments, files=files)
         pure = _pure_seconds(day)
-        alone = _run_job(_workspace(base / "alone", day, postgres.new_database(), None))
+        alone_config = _workspace(base / "alone", day, postgres.new_database(), None, shards)
+        alone = _run_job(alone_config)
         overhead_ms = (alone["seconds"] - pure) / payments * 1000  # type: ignore[operator]
+        expected = end_state(alone_config) if check_equal else None
         scaled = {}
         for db, count in enumerate(worker_counts, start=1):
-            config = _workspace(base / f"w{count}", day, postgres.new_database(), redis.url(db))
-            with running_workers(config, count):
+            config = _workspace(
+                base / f"w{count}", day, postgres.new_database(), redis.url(db), shards
+            )
+            # A loaded machine may take a while to start four Celery workers.
+            with running_workers(config, count, timeout=300):
                 scaled[str(count)] = _run_job(config)
+            if expected is not None:
+                scaled[str(count)]["equal_to_in_process"] = end_state(config) == expected
     return {
         "payments": payments,
         "files": files,
+        "match_shards": shards,
         "cpus": os.cpu_count(),
         "pure_parse_and_match_seconds": round(pure, 2),
         "in_process": alone,
@@ -329,8 +416,17 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=3000)
     parser.add_argument("--files", type=int, default=30)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--shards", type=int, default=8, help="[workers] match_shards")
+    parser.add_argument(
+        "--check-equal",
+        action="store_true",
+        help="compare each worker run's end state (ledger and host) with the in-process run",
+    )
     args = parser.parse_args()
-    print(json.dumps(run(args.payments, args.files, args.workers), indent=2))
+    found = run(
+        args.payments, args.files, args.workers, shards=args.shards, check_equal=args.check_equal
+    )
+    print(json.dumps(found, indent=2))
 
 
 if __name__ == "__main__":

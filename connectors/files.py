@@ -36,6 +36,7 @@ from mappings.invoice_document import (
 from mappings.money import Money, MoneyError
 from mappings.records import (
     EDI_EXCEPTION_STATUSES,
+    Application,
     ApplicationWrite,
     Customer,
     EdiStatusWrite,
@@ -431,6 +432,25 @@ def _read_journal(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _taken(application: Application) -> Money:
+    """What an application takes off its invoice: the cash, the discount and the write-off."""
+    zero = Money.zero(application.amount.currency)
+    return application.amount + (application.discount or zero) + (application.write_off or zero)
+
+
+def _refusal(application: Application, remaining: Money | None) -> str | None:
+    """Why the books would refuse `application` (None: they take it), given what is still
+    open on its invoice (None: the invoice is not in the export)."""
+    invoice_id, taken = application.invoice_id, _taken(application)
+    if remaining is None:
+        return f"invoice {invoice_id} is not in open_invoices.csv"
+    if taken.currency != remaining.currency:
+        return f"invoice {invoice_id} is in {remaining.currency}, not {taken.currency}"
+    if taken > remaining:
+        return f"applying {taken} to invoice {invoice_id} is over its open amount {remaining}"
+    return None
+
+
 class FilesBooks:
     """Books host over a CSV folder (see the module docstring for the contract)."""
 
@@ -482,7 +502,9 @@ class FilesBooks:
         # A CSV export has no modification times: every pull is a full snapshot.
         return read_customers(self.folder / "customers.csv")
 
-    def pull_open_invoices(self, since: datetime | None) -> list[Invoice]:
+    def _invoices_after_journal(self) -> list[Invoice]:
+        """Every invoice of the export with its open amount less what the journal applied
+        (an invoice paid in full is there with zero open)."""
         invoices = read_invoices(self.folder / "open_invoices.csv")
         by_id = {invoice.invoice_id: invoice for invoice in invoices}
         applied: dict[str, Money] = {}
@@ -495,13 +517,15 @@ class FilesBooks:
                 applied[invoice.invoice_id] = (
                     applied.get(invoice.invoice_id, Money.zero(invoice.currency)) + amount
                 )
-        open_invoices = []
-        for invoice in invoices:
-            reduction = applied.get(invoice.invoice_id)
-            remaining = invoice.open_amount - reduction if reduction else invoice.open_amount
-            if remaining.minor > 0:
-                open_invoices.append(replace(invoice, open_amount=remaining))
-        return open_invoices
+        return [
+            replace(invoice, open_amount=invoice.open_amount - applied[invoice.invoice_id])
+            if invoice.invoice_id in applied
+            else invoice
+            for invoice in invoices
+        ]
+
+    def pull_open_invoices(self, since: datetime | None) -> list[Invoice]:
+        return [i for i in self._invoices_after_journal() if i.open_amount.minor > 0]
 
     def _append(
         self, path: Path, columns: Sequence[str], rows: Sequence[dict[str, str]]
@@ -522,9 +546,33 @@ class FilesBooks:
         return results
 
     def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]:
-        return self._append(
-            self.applications_path, APPLICATION_COLUMNS, [application_row(w) for w in writes]
+        """Journal each application, refusing (as an ERP would) one whose invoice is not in
+        `open_invoices.csv` or whose amount is over what is still open on it."""
+        journaled = {row.get(KEY_COLUMN, "") for row in _read_journal(self.applications_path)}
+        open_now = {i.invoice_id: i.open_amount for i in self._invoices_after_journal()}
+        refusals: dict[str, str] = {}
+        for write in writes:
+            if write.idempotency_key in journaled:
+                continue  # written before: `_append` reports it as already present
+            invoice_id = write.application.invoice_id
+            refused = _refusal(write.application, open_now.get(invoice_id))
+            if refused is None:
+                open_now[invoice_id] -= _taken(write.application)
+            else:
+                refusals[write.idempotency_key] = refused
+        accepted = iter(
+            self._append(
+                self.applications_path,
+                APPLICATION_COLUMNS,
+                [application_row(w) for w in writes if w.idempotency_key not in refusals],
+            )
         )
+        return [
+            WriteResult.refusal(w.idempotency_key, refusals[w.idempotency_key])
+            if w.idempotency_key in refusals
+            else next(accepted)
+            for w in writes
+        ]
 
     def push_exceptions(self, writes: Sequence[ExceptionWrite]) -> list[WriteResult]:
         return self._append(

@@ -30,9 +30,10 @@ Errors go through one table (`_translate`) into the groups of `connectors.errors
     │   └── OdbcRightsError   the user lacks a privilege on a mapped table
     ├── RetryLaterError       server unreachable, connection lost, statement timeout,
     │                         serialization failure, deadlock, lock timeout, SQLite busy
-    ├── OdbcRecordError       a row that cannot become a record or be written (a value
-    │                         the database refuses, an over-application): skip it into
-    │                         the exception queue, the rest goes on
+    ├── OdbcRecordError       a row that cannot become a record or be written (a value,
+    │                         constraint or trigger the database refuses it by, an
+    │                         over-application): on a write-back, that record comes back
+    │                         refused (`WriteResult.refused`), the rest goes on
     └── OdbcServerError       anything else the database reports: stop and look
 """
 
@@ -58,18 +59,20 @@ from connectors.errors import (
     retrying,
 )
 from connectors.protocols import CheckResult
-from mappings.invoice_document import InvoiceDocument
+from mappings.invoice_document import (
+    DocumentRowError,
+    DocumentRows,
+    InvoiceDocument,
+    document_from,
+    edi_exception_details,
+)
 from mappings.money import Money
 from mappings.odbc import (
     DEFAULT_SCHEMA,
     EDI_STATEMENTS,
     RESOLUTION_STATEMENTS,
-    DocumentRows,
     OdbcMapping,
-    OdbcRowError,
     customer_from,
-    document_from,
-    edi_exception_details,
     invoice_from,
     resolution_from,
     sql_timestamp,
@@ -188,6 +191,11 @@ _TRANSIENT_STATES = ("08", "40", "57", "HYT", "55P03", "53")
 _TRANSIENT_TEXT = ("database is locked", "connection has been lost", "could not connect")
 _MAPPING_STATES = ("42P01", "42S02", "42703", "42S22", "42601", "42000", "42883", "42804")
 _MAPPING_TEXT = ("no such table", "no such column", "no such function", "syntax error")
+# A database's business rules refusing one row: integrity states (22, 23), PL/pgSQL's
+# RAISE EXCEPTION in a trigger (P0001), and SQLite's code 19 (SQLITE_CONSTRAINT, which its
+# driver reports as HY000 for a violated constraint and a trigger's RAISE(ABORT) alike).
+_RECORD_STATES = ("22", "23", "P0001")
+_SQLITE_CONSTRAINT = re.compile(r"\(19\)\s*(\(\d+\)\s*)*\(SQL\w+\)$")
 
 
 def _message(error: pyodbc.Error) -> tuple[str, str]:
@@ -225,7 +233,8 @@ def _translate(error: pyodbc.Error, settings: OdbcSettings, doing: str) -> Conne
         return FixConfigError(f"{doing}: {text}; fix the mapping or create the schema")
     if state.startswith(_TRANSIENT_STATES) or any(m in lower for m in _TRANSIENT_TEXT):
         return RetryLaterError(f"{where} did not do it now ({doing}): {text}")
-    if state.startswith(("22", "23")) or "constraint failed" in lower:
+    native = str(error.args[-1]) if error.args else ""
+    if state.startswith(_RECORD_STATES) or _SQLITE_CONSTRAINT.search(native):
         return OdbcRecordError(f"{where} refused {doing}: {text}")
     return OdbcServerError(f"{where} failed ({doing}): [{state}] {text}")
 
@@ -416,7 +425,28 @@ class OdbcBooks:
                 )
                 continue
             results.append(CheckResult(target, True, f"mapping {source} `checks.{name}`: present"))
-        return results
+        return results + [CheckResult(target, *line) for line in self._check_rights(connection)]
+
+    def _check_rights(self, connection: pyodbc.Connection) -> list[tuple[bool, str]]:
+        """One line per table the user cannot write as the mapping's write statements do.
+        PostgreSQL answers from its privilege catalog (`has_table_privilege`, or a grant
+        on every column the statement writes); nothing is executed."""
+        if self.dbms.lower() != "postgresql":
+            return [(True, f"rights: {self.dbms} has no user rights arlink can read")]
+        cursor = connection.cursor()
+        try:
+            user = str(cursor.execute("SELECT current_user").fetchone()[0])
+            lacking = [
+                (False, _rights_line(user, target))
+                for target in write_targets(self.mapping.statements)
+                if not _may_write(cursor, target)
+            ]
+            connection.commit()
+        except pyodbc.Error as exc:
+            with contextlib.suppress(pyodbc.Error):
+                connection.rollback()
+            return [(False, str(_translate(exc, self.settings, "reading the user's rights")))]
+        return lacking or [(True, f"rights: `{user}` may run every write statement")]
 
     # -- pulls --------------------------------------------------------------------------
 
@@ -444,7 +474,7 @@ class OdbcBooks:
                 )
                 for row in rows
             ]
-        except (OdbcRowError, KeyError) as exc:
+        except (DocumentRowError, KeyError) as exc:
             raise OdbcRecordError(str(exc)) from None
 
     def pull_open_invoices(self, since: datetime | None) -> list[Invoice]:
@@ -456,7 +486,7 @@ class OdbcBooks:
                 invoice_from(row, name)
                 for row in self._pages(name, since, "updated_at", "invoice_id")
             ]
-        except OdbcRowError as exc:
+        except DocumentRowError as exc:
             raise OdbcRecordError(str(exc)) from None
 
     def pull_resolutions(self, since: datetime | None) -> list[Resolution]:
@@ -466,7 +496,7 @@ class OdbcBooks:
                 resolution_from(row)
                 for row in self._pages("resolutions.page", since, "resolved_at", "idempotency_key")
             ]
-        except OdbcRowError as exc:
+        except DocumentRowError as exc:
             raise OdbcRecordError(str(exc)) from None
 
     # -- write-back ---------------------------------------------------------------------
@@ -517,7 +547,8 @@ class OdbcBooks:
 
     def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]:
         """One transaction per bank payment: its receipt (once), its applications, and the
-        open amounts they lower. Keys already in the host are `already_present`."""
+        open amounts they lower. Keys already in the host are `already_present`; one the
+        database refuses comes back refused (`_apply_or_refuse`)."""
         results = {
             key: WriteResult(key, external, True)
             for key, external in self._find(
@@ -531,17 +562,30 @@ class OdbcBooks:
                     write.idempotency_key, write
                 )
         for group in by_payment.values():
-            pending = list(group.values())
-            payment = pending[0].payment
-            results.update(
-                self._transaction(
-                    list(group),
-                    "applications.find",
-                    lambda cursor, pending=pending: self._apply(cursor, pending),
-                    f"writing payment {payment.bank_reference or payment.payment_id}",
-                )
-            )
+            results.update(self._apply_or_refuse(list(group.values())))
         return [results[w.idempotency_key] for w in writes]
+
+    def _apply_or_refuse(self, pending: Sequence[ApplicationWrite]) -> dict[str, WriteResult]:
+        """Write one payment's applications in one transaction. A row the database refuses
+        (`OdbcRecordError`: a constraint, a trigger, an over-application) rolls it back;
+        then each application is written in its own transaction, so only the one refused
+        comes back refused, with the database's message."""
+        payment = pending[0].payment
+        keys = [write.idempotency_key for write in pending]
+        try:
+            return self._transaction(
+                keys,
+                "applications.find",
+                lambda cursor: self._apply(cursor, pending),
+                f"writing payment {payment.bank_reference or payment.payment_id}",
+            )
+        except OdbcRecordError as refused:
+            if len(pending) == 1:
+                return {keys[0]: WriteResult.refusal(keys[0], str(refused))}
+        results: dict[str, WriteResult] = {}
+        for write in pending:
+            results.update(self._apply_or_refuse([write]))
+        return results
 
     def _apply(self, cursor: pyodbc.Cursor, writes: Sequence[ApplicationWrite]) -> None:
         payment = writes[0].payment
@@ -607,7 +651,7 @@ class OdbcBooks:
             raise OdbcRecordError(f"invoice {app.invoice_id} not found in {self.settings.where}")
         try:
             invoice = invoice_from(rows[0], "invoices.by_id")
-        except OdbcRowError as exc:
+        except DocumentRowError as exc:
             raise OdbcRecordError(str(exc)) from None
         if invoice.currency != app.amount.currency:
             raise OdbcRecordError(
@@ -729,7 +773,7 @@ class OdbcBooks:
             try:
                 invoice = invoice_from(header[0], "invoices.by_id")
                 documents[invoice_id] = document_from(invoice, DocumentRows(*parts))
-            except OdbcRowError as exc:
+            except DocumentRowError as exc:
                 problems.append(str(exc))
         if problems:
             raise OdbcRecordError("; ".join(problems))
@@ -810,3 +854,83 @@ def _exception_values(write: ExceptionWrite, suggestions: str, now: datetime) ->
 def connect_books(name: str, settings: OdbcSettings) -> OdbcBooks:
     """The `odbc` books host for `[books.<name>]`: a pyodbc client and the mapping file."""
     return OdbcBooks(name, PyOdbc(settings), settings)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteTarget:
+    """What write statements do to one table: the privilege, the columns, and the names
+    of the statements (for `check()`)."""
+
+    privilege: str  # INSERT, UPDATE, DELETE
+    table: str
+    columns: tuple[str, ...]
+    statements: tuple[str, ...]
+
+
+_WRITE_STATEMENT = re.compile(
+    r"^\s*(?:(INSERT)\s+INTO\s+([\w.]+)\s*\(([^)]*)\)"
+    r"|(UPDATE)\s+([\w.]+)\s+SET\s+(.*?)\s+WHERE\b|(DELETE)\s+FROM\s+([\w.]+))",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def write_targets(statements: Mapping[str, Any]) -> list[WriteTarget]:
+    """The tables the mapping's INSERT, UPDATE and DELETE statements write, one entry per
+    table and privilege; SELECTs and anything else are not writes."""
+    found: dict[tuple[str, str], tuple[set[str], list[str]]] = {}
+    for name, statement in statements.items():
+        match = _WRITE_STATEMENT.match(statement.sql)
+        if match is None:
+            continue
+        insert, into, listed, update, table, assignments, delete, source = match.groups()
+        if insert:
+            privilege, target, columns = "INSERT", into, listed.split(",")
+        elif update:
+            privilege, target = "UPDATE", table
+            columns = re.findall(r"(\w+)\s*=", assignments)
+        else:
+            privilege, target, columns = delete.upper(), source, []
+        entry = found.setdefault((privilege.upper(), target), (set(), []))
+        entry[0].update(c.strip() for c in columns if c.strip())
+        entry[1].append(name)
+    return [
+        WriteTarget(privilege, table, tuple(sorted(columns)), tuple(names))
+        for (privilege, table), (columns, names) in sorted(found.items())
+    ]
+
+
+def _may_write(cursor: pyodbc.Cursor, target: WriteTarget) -> bool:
+    """The table privilege, or (INSERT, UPDATE) the privilege on each column written. A
+    table or column the database lacks is not a missing right: the checks name it.
+    Booleans are cast to integers: psqlODBC hands them over as the text '0' or '1'."""
+    (allowed,) = cursor.execute(
+        "SELECT CASE WHEN to_regclass(?) IS NOT NULL"
+        " THEN CAST(has_table_privilege(?, ?) AS INTEGER) END",
+        target.table, target.table, target.privilege,
+    ).fetchone()  # fmt: skip
+    if allowed is None or allowed == 1 or target.privilege == "DELETE" or not target.columns:
+        return allowed != 0
+    column_right = (
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(?)"
+        " AND attname = ? AND NOT attisdropped)"
+        " THEN CAST(has_column_privilege(?, ?, ?) AS INTEGER) END"
+    )
+    for column in target.columns:
+        (granted,) = cursor.execute(
+            column_right, target.table, column, target.table, column, target.privilege
+        ).fetchone()
+        if granted == 0:
+            return False
+    return True
+
+
+def _rights_line(user: str, target: WriteTarget) -> str:
+    verb = {"INSERT": "insert into", "UPDATE": "update", "DELETE": "delete from"}
+    grant = target.privilege
+    if target.privilege == "UPDATE":
+        grant += f" ({', '.join(target.columns)})"
+    return (
+        f"odbc: user `{user}` cannot {verb[target.privilege]} `{target.table}` "
+        f"({', '.join(f'`{s}`' for s in target.statements)}; ask the DBA for "
+        f"GRANT {grant} ON {target.table} TO {user})"
+    )

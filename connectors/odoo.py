@@ -30,8 +30,9 @@ Errors go through one table (`_translate`) into the groups of `connectors.errors
     │   └── OdooRightsError   the integration user lacks a right on a model (Fault 4)
     ├── RetryLaterError       timeouts, refused or dropped connections, HTTP 429/5xx,
     │                         serialization failures and deadlocks inside Odoo
-    ├── OdooRecordError       Fault 2 (UserError) and data that cannot be posted: skip this
-    │                         record into the exception queue, the others go on
+    ├── OdooRecordError       Fault 2 (UserError, ValidationError, MissingError) and data
+    │                         that cannot be posted: on a write-back, that record comes back
+    │                         refused (`WriteResult.refused`), the others go on
     └── OdooServerError       any other Fault 1: a bug or an unexpected state in Odoo; stop
 """
 
@@ -84,6 +85,7 @@ from mappings.odoo import (
 )
 from mappings.records import (
     EDI_EXCEPTION_STATUSES,
+    Application,
     ApplicationWrite,
     Customer,
     EdiStatusWrite,
@@ -531,12 +533,13 @@ class OdooBooks:
         )
         for check in (self._check_mapping, self._check_rights, self._check_references):
             try:
-                results.append(CheckResult(target, *check()))
+                found = check()
             except ConnectorError as exc:
-                results.append(CheckResult(target, False, str(exc)))
+                found = [(False, str(exc))]
+            results.extend(CheckResult(target, *line) for line in found)
         return results
 
-    def _check_mapping(self) -> tuple[bool, str]:
+    def _check_mapping(self) -> list[tuple[bool, str]]:
         missing = []
         wanted = self.mapping.fields_by_model(self.settings.version)
         for model, names in wanted.items():
@@ -549,35 +552,46 @@ class OdooBooks:
             if lacking:
                 missing.append(f"`{model}` fields {', '.join(lacking)}")
         if missing:
-            return False, f"mapping {self.mapping.source.name}: Odoo has no {'; '.join(missing)}"
+            problem = f"mapping {self.mapping.source.name}: Odoo has no {'; '.join(missing)}"
+            return [(False, problem)]
         count = sum(len(names) for names in wanted.values())
-        return True, f"mapping valid: {len(wanted)} models, {count} fields"
+        return [(True, f"mapping valid: {len(wanted)} models, {count} fields")]
 
-    def _check_rights(self) -> tuple[bool, str]:
+    def _check_rights(self) -> list[tuple[bool, str]]:
+        """One line per access right the user lacks (`check_access_rights`, which answers
+        False instead of raising), naming what arlink then cannot do and the group to ask for."""
         m = self.mapping
+        billing = "Invoicing / Billing (account.group_account_invoice)"
+        internal = "Internal User (base.group_user)"
         needed = [
-            (m.customer_model, "read"),
-            (m.bank_model, "read"),
-            (m.invoice_model, "read"),
-            (m.payment_model, "read"),
-            (m.payment_model, "create"),
-            (m.wizard_model, "create"),
-            (m.activity_model, "create"),
-            (m.message_model, "read"),
+            (m.customer_model, "read", "read customers", internal),
+            (m.bank_model, "read", "read customers' bank accounts", billing),
+            (m.invoice_model, "read", "read open invoices", billing),
+            (m.invoice_model, "write", "reconcile invoices or post notes on them", billing),
+            (m.payment_model, "read", "look payments up before writing", billing),
+            (m.payment_model, "create", "record payments", billing),
+            (m.payment_model, "write", "post and reconcile payments", billing),
+            (m.wizard_model, "create", "register payments", billing),
+            (m.wizard_model, "write", "register payments", billing),
+            (m.activity_model, "create", "put exceptions in the clerk's activities", internal),
+            (m.activity_model, "write", "mark exception activities done", internal),
+            (m.message_model, "read", "read what clerks decided", internal),
         ]
+        user = self.settings.username
         lacking = [
-            f"{operation} on `{model}`"
-            for model, operation in needed
+            (
+                False,
+                f"odoo: user `{user}` lacks {operation} on `{model}`: arlink cannot {purpose} "
+                f"(ask for group {group})",
+            )
+            for model, operation, purpose, group in needed
             if not self._read(model, "check_access_rights", operation, raise_exception=False)
         ]
-        if lacking:
-            return False, (
-                f"user `{self.settings.username}` lacks {', '.join(lacking)}: "
-                "give it the groups listed in the README"
-            )
-        return True, "rights: read customers and invoices, register payments, create activities"
+        return lacking or [
+            (True, "rights: read customers and invoices, register payments, create activities")
+        ]
 
-    def _check_references(self) -> tuple[bool, str]:
+    def _check_references(self) -> list[tuple[bool, str]]:
         found = [f"activity type {self.mapping.activity_type}"]
         self._activity_type()
         settings = self.settings
@@ -595,7 +609,7 @@ class OdooBooks:
                 f"user id {settings.exceptions_user_id} (`exceptions_user_id`)",
             )
             found.append(f"user {settings.exceptions_user_id}")
-        return True, "found " + ", ".join(found)
+        return [(True, "found " + ", ".join(found))]
 
     def _activity_type(self) -> int:
         module, _, name = self.mapping.activity_type.partition(".")
@@ -695,7 +709,9 @@ class OdooBooks:
 
     def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]:
         """One Odoo payment per bank payment and customer, through the register-payment
-        wizard; keys already in Odoo are reported `already_present` and not posted."""
+        wizard; keys already in Odoo are reported `already_present` and not posted. An
+        application Odoo will not take (see `_refusal`, `_register_or_refuse`) comes back
+        refused with Odoo's message; the others are posted."""
         model = self.mapping.payment_model
         present = self._payments_by_key([w.idempotency_key for w in writes])
         results = {
@@ -705,12 +721,56 @@ class OdooBooks:
         invoices = self._invoices([int(w.application.invoice_id) for w in pending])
         by_payment: dict[str, list[ApplicationWrite]] = {}
         for write in pending:
-            by_payment.setdefault(write.payment.payment_id, []).append(write)
+            refused = self._refusal(write, invoices)
+            if refused is None:
+                by_payment.setdefault(write.payment.payment_id, []).append(write)
+            else:
+                results[write.idempotency_key] = WriteResult.refusal(write.idempotency_key, refused)
         for group in by_payment.values():
             for plan in self._plans(group, invoices):
-                for key, pid in self._register(plan, invoices).items():
-                    results[key] = WriteResult(key, self._external(model, pid), False)
+                results.update(self._register_or_refuse(plan, invoices))
         return [results[w.idempotency_key] for w in writes]
+
+    def _refusal(self, write: ApplicationWrite, invoices: dict[int, dict[str, Any]]) -> str | None:
+        """Why Odoo cannot take `write` as it stands (None: try it): its invoice is gone, or
+        holds less open than the application settles (paid meanwhile)."""
+        f, app = self.mapping.invoice_fields, write.application
+        row = invoices.get(int(app.invoice_id))
+        if row is None:
+            return f"invoice {app.invoice_id} not found in Odoo"
+        residual = money_from_odoo(
+            row[f["open_amount"]], app.amount.currency, f"invoice {app.invoice_id}"
+        )
+        reduction = _reduction(app)
+        if reduction > residual:
+            return (
+                f"invoice {row[f['number']]} has {residual} open in Odoo, the application "
+                f"would settle {reduction}: pull again before writing back"
+            )
+        return None
+
+    def _register_or_refuse(
+        self, plan: _Plan, invoices: dict[int, dict[str, Any]]
+    ) -> dict[str, WriteResult]:
+        """Register `plan`'s payment; a UserError (Fault 2: a locked, cancelled or blocked
+        invoice, a validation error) refuses it. Odoo rolled the refused call back, so a
+        refused payment of several invoices is tried again one invoice at a time: only the
+        invoice Odoo refuses is refused."""
+        model = self.mapping.payment_model
+        try:
+            registered = self._register(plan, invoices)
+        except OdooRecordError as refused:
+            if len(plan.writes) == 1:
+                key = plan.writes[0].idempotency_key
+                return {key: WriteResult.refusal(key, str(refused))}
+            results: dict[str, WriteResult] = {}
+            for write in plan.writes:
+                results.update(self._register_or_refuse(self._plan([write]), invoices))
+            return results
+        return {
+            key: WriteResult(key, self._external(model, pid), False)
+            for key, pid in registered.items()
+        }
 
     def _invoices(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         if not ids:
@@ -728,15 +788,14 @@ class OdooBooks:
     def _plans(
         self, group: Sequence[ApplicationWrite], invoices: dict[int, dict[str, Any]]
     ) -> list[_Plan]:
-        """Split one bank payment's applications into wizard calls. Odoo's wizard pays one
-        customer and currency per payment and cannot say how a short payment splits over
-        several invoices, so invoices are grouped only when each is settled exactly."""
+        """Split one bank payment's applications (each passed `_refusal`) into wizard calls.
+        Odoo's wizard pays one customer and currency per payment and cannot say how a short
+        payment splits over several invoices, so invoices are grouped only when each is
+        settled exactly."""
         f = self.mapping.invoice_fields
         batches: dict[tuple[int | None, str | None], list[ApplicationWrite]] = {}
         for write in group:
-            row = invoices.get(int(write.application.invoice_id))
-            if row is None:
-                raise OdooRecordError(f"invoice {write.application.invoice_id} not found in Odoo")
+            row = invoices[int(write.application.invoice_id)]
             key = (many2one_id(row[f["customer"]]), many2one_name(row[f["currency"]]))
             batches.setdefault(key, []).append(write)
         plans = []
@@ -748,17 +807,7 @@ class OdooBooks:
                 residual = money_from_odoo(
                     row[f["open_amount"]], app.amount.currency, f"invoice {app.invoice_id}"
                 )
-                reduction = (
-                    app.amount
-                    + (app.discount or Money.zero(app.amount.currency))
-                    + (app.write_off or Money.zero(app.amount.currency))
-                )
-                if reduction > residual:
-                    raise OdooRecordError(
-                        f"invoice {row[f['number']]} has {residual} open in Odoo, the application "
-                        f"would settle {reduction}: pull again before writing back"
-                    )
-                settled = settled and reduction == residual
+                settled = settled and _reduction(app) == residual
                 kinds |= {
                     k for k, v in (("discount", app.discount), ("write-off", app.write_off)) if v
                 }
@@ -1192,6 +1241,12 @@ class OdooBooks:
                 odoo_datetime(row.get(m.payment_modified)),
             )
         return list(resolutions.values())
+
+
+def _reduction(app: Application) -> Money:
+    """What an application takes off its invoice's residual: cash, discount and write-off."""
+    zero = Money.zero(app.amount.currency)
+    return app.amount + (app.discount or zero) + (app.write_off or zero)
 
 
 def _feedback(body: str) -> str:

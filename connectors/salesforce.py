@@ -24,6 +24,14 @@ first and those found are `already_present`. Upserts are safe to retry; the Task
 of an exception is created (activities carry no External ID), so a create whose answer
 was lost is looked up again, never re-sent blindly.
 
+Writes go in sObject Collections of up to 200 records a call (`allOrNone: false`):
+upserts on the External ID (`PATCH composite/sobjects/<object>/<key field>`), creates
+(`POST composite/sobjects`) and updates by Id. Each record has its own result. A record
+the org refuses for itself (a validation rule, a trigger, a deleted or locked record:
+`_RECORD_CODES`) comes back as `WriteResult.refusal` with the org's message, and the rest
+of the batch goes on; a row lock (UNABLE_TO_LOCK_ROW) sends that record again within the
+retry bound; any other per-record error (a field or right missing) stops the write.
+
 Errors go through one table (`_translate`) into the groups of `connectors.errors`:
 
     ConnectorError
@@ -34,8 +42,9 @@ Errors go through one table (`_translate`) into the groups of `connectors.errors
     │   └── SalesforceRightsError the integration user lacks a right (403, INSUFFICIENT_ACCESS)
     ├── RetryLaterError           timeouts, dropped connections, 5xx, SERVER_UNAVAILABLE,
     │                             REQUEST_LIMIT_EXCEEDED, the daily API budget near its end
-    ├── SalesforceRecordError     Salesforce refused this record (validation rule, a trigger,
-    │                             an allocation beyond the balance): skip it to the clerk
+    ├── SalesforceRecordError     Salesforce refused a single-record call (an invoice row
+    │                             arlink cannot read, a resolution with no exception):
+    │                             skip it to the clerk (in collections: a refused result)
     └── SalesforceServerError     anything else Salesforce answered: stop, read its message
 """
 
@@ -48,7 +57,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -71,9 +80,8 @@ from connectors.errors import (
 )
 from connectors.protocols import CheckResult
 from mappings.exception_text import exception_lines
-from mappings.invoice_document import InvoiceDocument
+from mappings.invoice_document import InvoiceDocument, edi_exception_details
 from mappings.money import Money
-from mappings.odbc import edi_exception_details
 from mappings.records import (
     EDI_EXCEPTION_STATUSES,
     ApplicationWrite,
@@ -109,6 +117,19 @@ _CONFIG_CODES = {
     "MALFORMED_QUERY",
 }
 _TRANSIENT_CODES = {"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"}
+COLLECTION_SIZE = 200  # records per sObject Collections call: Salesforce's cap
+# Per-record errors of a collection that concern that record alone: the org refused it
+# (a validation rule, a trigger, a deleted or locked invoice); it goes to the clerk.
+_RECORD_CODES = {
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    "INVALID_CROSS_REFERENCE_KEY",
+    "ENTITY_IS_DELETED",
+    "DUPLICATE_VALUE",
+    "REQUIRED_FIELD_MISSING",
+    "FIELD_INTEGRITY_EXCEPTION",
+    "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+}
+_RIGHTS_CODES = {"INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"}
 
 
 class SalesforceRightsError(FixConfigError):
@@ -318,6 +339,58 @@ def _since(field_name: str, since: datetime | None) -> str:
     return "" if since is None else f"{field_name} >= {soql_datetime(since)}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    """What a collection did with one record: its Id and whether it was created, or the
+    org's message refusing it."""
+
+    record_id: str
+    created: bool
+    refused: str | None = None
+
+
+def _collection_record(how: str, obj: ObjectMap, key: str, values: dict[str, Any]) -> dict:
+    """One record of a collection body: its type, the key (or the Id of an update), the
+    mapping's constant values and then the record's own."""
+    record: dict[str, Any] = {"attributes": {"type": obj.name}}
+    if how == "update":
+        return {**record, **values, "Id": key}
+    return {**record, **dict(obj.values), **values, _key_field(obj): key}
+
+
+def _outcomes(doing: str, keys: Sequence[str], answer: Any, saved: dict[str, _Saved]) -> list[str]:
+    """Read a collection's per-record results (in the order sent) into `saved`; return
+    the keys to send again (a row lock, a limit: transient). An error that is not the
+    record's own (a field missing, a right lacking) stops the write for all."""
+    if not isinstance(answer, list) or len(answer) != len(keys):
+        raise SalesforceServerError(
+            f"{doing}: Salesforce answered {len(answer or [])} results for {len(keys)} records"
+        )
+    again = []
+    for key, result in zip(keys, answer, strict=True):
+        if result.get("success"):
+            saved[key] = _Saved(str(result["id"]), bool(result.get("created", True)))
+            continue
+        errors = [e for e in result.get("errors") or [] if isinstance(e, dict)]
+        codes = {str(e.get("statusCode")) for e in errors}
+        message = "; ".join(f"{e.get('statusCode')}: {e.get('message', '')}" for e in errors)
+        where = f"{doing}, record {key}: {message[:300]}"
+        if codes & _TRANSIENT_CODES:
+            again.append(key)
+        elif codes and codes <= _RECORD_CODES:
+            saved[key] = _Saved("", False, message[:1000])
+        elif codes & _CONFIG_CODES:
+            raise FixConfigError(f"{where}; fix the mapping file")
+        elif codes & _RIGHTS_CODES:
+            raise SalesforceRightsError(
+                f"the integration user lacks a right ({where}); give it the permission set "
+                "listed in the README"
+            )
+        else:
+            raise SalesforceServerError(f"Salesforce failed ({where})")
+    return again
+
+
 # ---------------------------------------------------------------------------------------
 # The books host
 
@@ -422,7 +495,8 @@ class SalesforceBooks:
     # -- check ------------------------------------------------------------------------
 
     def check(self) -> list[CheckResult]:
-        """Reach and log in, API budget, mapped objects and fields, External ID keys."""
+        """Reach and log in, API budget, mapped objects and fields, External ID keys, and
+        the integration user's rights on what arlink writes (one line per missing right)."""
         target = f"books {self.name}"
         settings = self.settings
         try:
@@ -450,31 +524,59 @@ class SalesforceBooks:
                 )
             )
         try:
-            results.append(CheckResult(target, *self._check_mapping()))
+            described = self._describe_all()
+            results.append(CheckResult(target, *self._check_mapping(described)))
+            lacking = self._check_rights(described)
         except ConnectorError as exc:
-            results.append(CheckResult(target, False, str(exc)))
+            return [*results, CheckResult(target, False, str(exc))]
+        results.extend(CheckResult(target, False, line) for line in lacking)
+        if not lacking:
+            results.append(
+                CheckResult(
+                    target,
+                    True,
+                    "rights: create and edit payments, allocations, write-offs and "
+                    f"{self.mapping.exceptions.name} records with their mapped fields",
+                )
+            )
         return results
 
-    def _check_mapping(self) -> tuple[bool, str]:
+    def _describe_all(self) -> dict[str, dict[str, dict[str, Any]] | None]:
+        """Each mapped object's describe: its own rights under `""`, then its fields by
+        name; None for an object the org lacks (or hides from the integration user)."""
+        described: dict[str, dict[str, dict[str, Any]] | None] = {}
+        for obj in self.mapping.objects():
+            try:
+                answer = self._read(
+                    f"describing {obj}", lambda sf, o=obj: getattr(sf, o).describe()
+                )
+            except FixConfigError:
+                described[obj] = None
+                continue
+            fields = {f["name"]: f for f in answer.get("fields", [])}
+            described[obj] = {"": answer, **fields}
+        return described
+
+    def _check_mapping(
+        self, described: dict[str, dict[str, dict[str, Any]] | None]
+    ) -> tuple[bool, str]:
         m = self.mapping
         missing: list[str] = []
         not_keys: list[str] = []
         wanted = m.objects()
         for obj, names in wanted.items():
-            try:
-                described = self._read(
-                    f"describing {obj}", lambda sf, o=obj: getattr(sf, o).describe()
-                )
-            except FixConfigError:
+            fields = described.get(obj)
+            if fields is None:
                 missing.append(f"object `{obj}`")
                 continue
-            fields = {f["name"]: f for f in described.get("fields", [])}
-            lacking = sorted(names - set(fields))
+            lacking = sorted(names - set(fields) - {""})
             if lacking:
                 missing.append(f"`{obj}` fields {', '.join(lacking)}")
             for keyed in m.keyed():
                 key = fields.get(keyed.key or "") if keyed.name == obj else None
-                if key is not None and not key.get("externalId"):
+                # An upsert addresses the record by this field: it must be an External ID,
+                # which Salesforce also makes usable as a lookup (idLookup).
+                if key is not None and not (key.get("externalId") and key.get("idLookup")):
                     not_keys.append(f"`{obj}.{keyed.key}`")
         problems = []
         if not missing:
@@ -487,6 +589,31 @@ class SalesforceBooks:
             return False, f"mapping {m.source.name}: {'; '.join(problems)} (README, Salesforce)"
         count = sum(len(names) for names in wanted.values())
         return True, f"mapping {m.source.name} valid: {len(wanted)} objects, {count} fields"
+
+    def _check_rights(self, described: dict[str, dict[str, dict[str, Any]] | None]) -> list[str]:
+        """One line per right the integration user lacks on what arlink writes: the
+        object's Create or Edit permission, or a written field's field-level security."""
+        lines = []
+        for obj, right, names in self.mapping.written():
+            fields = described.get(obj)
+            if fields is None:
+                continue  # the mapping line names the missing object
+            verb = "create" if right == "createable" else "edit"
+            if not fields[""].get(right):
+                lines.append(
+                    f"salesforce: the integration user cannot {verb} {obj} records (give "
+                    f"arlink's permission set the object permission {verb.title()} on {obj})"
+                )
+                continue
+            denied = sorted(n for n in names if n in fields and not fields[n].get(right))
+            if denied:
+                lines.append(
+                    f"salesforce: the integration user cannot {verb} {obj} fields "
+                    f"{', '.join(denied)} (give arlink's permission set Edit access to them "
+                    "in field-level security; a formula or roll-up field cannot be written: "
+                    "map another)"
+                )
+        return lines
 
     def _check_conditions(self) -> list[str]:
         """The mapping's SOQL conditions, run once as a COUNT() each."""
@@ -542,12 +669,62 @@ class SalesforceBooks:
                 rows[row["Id"]] = row
         return rows
 
+    # -- writes in collections ----------------------------------------------------------
+
+    def _save(
+        self, how: str, obj: ObjectMap, records: dict[str, dict[str, Any]]
+    ) -> dict[str, _Saved]:
+        """Write `records` (key -> field values) through sObject Collections, at most
+        `COLLECTION_SIZE` a call, `allOrNone` false: `how` is "upsert" (on `obj.key`),
+        "create" (records carrying `obj.key`) or "update" (keys are record Ids). A record
+        Salesforce refuses for itself is a refused `_Saved`; one it could not lock is sent
+        again within the retry bound. Upserts and updates are retried whole on a transient
+        failure; a create never is: its keys are looked up instead."""
+        saved: dict[str, _Saved] = {}
+        path = "composite/sobjects" + (f"/{obj.name}/{_key_field(obj)}" if how == "upsert" else "")
+        method = "POST" if how == "create" else "PATCH"
+        for chunk in _chunks(list(records), COLLECTION_SIZE):
+            pending = list(chunk)
+            doing = f"{how.rstrip('e')}ing {len(chunk)} {obj.name} records"
+
+            def attempt(pending: list[str] = pending, doing: str = doing) -> None:
+                body = {
+                    "allOrNone": False,
+                    "records": [_collection_record(how, obj, k, records[k]) for k in pending],
+                }
+                try:
+                    answer = self._once(
+                        doing, lambda sf: sf.restful(path, method=method, json=body)
+                    )
+                except RetryLaterError:
+                    if how == "create":
+                        raise _MaybeDoneError(doing) from None
+                    raise
+                pending[:] = _outcomes(doing, pending, answer, saved)
+                if pending:
+                    raise RetryLaterError(f"{doing}: {len(pending)} records were locked")
+
+            try:
+                retrying(self.settings.retry, attempt)
+            except _MaybeDoneError:
+                found = self._keys(obj, pending)
+                saved.update({key: _Saved(found[key], False) for key in pending if key in found})
+                if any(key not in found for key in pending):
+                    raise RetryLaterError(
+                        f"{doing}: outcome unknown; the next run looks it up before writing"
+                    ) from None
+        return saved
+
     # -- applications -----------------------------------------------------------------
 
     def push_applications(self, writes: Sequence[ApplicationWrite]) -> list[WriteResult]:
         """Per bank payment and account one payment record, per application one
         allocation (and a write-off record for a write-off or discount), each upserted
-        on its key; keys already held are `already_present` and not written again."""
+        on its key in collections of up to 200: all payment records first, then the
+        write-offs, then the allocations, whose key marks an application done (a crash
+        in between redoes only upserts). Keys already held are `already_present`; an
+        application the org refuses (or that arlink sees it would refuse: an invoice no
+        longer there, more than its balance) is refused, the others go on."""
         allocations = self.mapping.allocations
         present = self._keys(allocations, [w.idempotency_key for w in writes])
         results = {key: WriteResult(key, rid, True) for key, rid in present.items()}
@@ -555,30 +732,71 @@ class SalesforceBooks:
         customer = self.mapping.invoices.fields["customer"]
         groups: dict[tuple[str, str], list[ApplicationWrite]] = {}
         for write in writes:
+            if write.idempotency_key in results:
+                continue
             row = invoices.get(write.application.invoice_id)
-            if row is None:
-                raise SalesforceRecordError(
-                    f"invoice {write.application.invoice_id} not found in Salesforce"
+            refusal = self._guard(write, row)
+            if refusal is not None or row is None:
+                results[write.idempotency_key] = WriteResult.refusal(
+                    write.idempotency_key, refusal or ""
                 )
+                continue
             groups.setdefault((write.payment.payment_id, row[customer]), []).append(write)
         accounts_per_payment: dict[str, int] = {}
         for payment_id, _ in groups:
             accounts_per_payment[payment_id] = accounts_per_payment.get(payment_id, 0) + 1
+        payment_keys: dict[tuple[str, str], str] = {}
+        payment_records: dict[str, dict[str, Any]] = {}
         for (payment_id, account), group in groups.items():
-            pending = [w for w in group if w.idempotency_key not in results]
-            if not pending:
-                continue
-            for write in pending:
-                self._guard(write, invoices[write.application.invoice_id])
             split = accounts_per_payment[payment_id] > 1
-            payment_record = self._upsert_payment(group, account, split)
-            for write in pending:
-                results[write.idempotency_key] = self._allocate(write, payment_record, account)
+            key = f"{payment_id}-{account}" if split else payment_id
+            payment_keys[payment_id, account] = key
+            if key not in self._payments:
+                payment_records[key] = self._payment_values(group, account, split)
+        for key, saved in self._save("upsert", self.mapping.payments, payment_records).items():
+            if saved.refused is None:
+                self._payments[key] = saved.record_id
+            else:
+                for group_key, payment_key in payment_keys.items():
+                    if payment_key == key:
+                        for write in groups.pop(group_key):
+                            results[write.idempotency_key] = WriteResult.refusal(
+                                write.idempotency_key, saved.refused
+                            )
+        pending = [(w, account) for (_, account), group in groups.items() for w in group]
+        write_offs = {
+            write.idempotency_key: values
+            for write, account in pending
+            if (values := self._write_off_values(write, account)) is not None
+        }
+        for key, saved in self._save("upsert", self.mapping.write_offs, write_offs).items():
+            if saved.refused is not None:
+                results[key] = WriteResult.refusal(key, saved.refused)
+        allocated = self._save(
+            "upsert",
+            allocations,
+            {
+                write.idempotency_key: self._allocation_values(
+                    write, self._payments[payment_keys[write.payment.payment_id, account]]
+                )
+                for write, account in pending
+                if write.idempotency_key not in results
+            },
+        )
+        for key, saved in allocated.items():
+            results[key] = (
+                WriteResult(key, saved.record_id, not saved.created)
+                if saved.refused is None
+                else WriteResult.refusal(key, saved.refused)
+            )
         return [results[w.idempotency_key] for w in writes]
 
-    def _guard(self, write: ApplicationWrite, row: dict[str, Any]) -> None:
-        """Refuse before writing what the org would refuse: more than the open balance."""
+    def _guard(self, write: ApplicationWrite, row: dict[str, Any] | None) -> str | None:
+        """What the org would refuse, said before writing: an invoice no longer in the org,
+        or more than its open balance (None: nothing to refuse)."""
         app = write.application
+        if row is None:
+            return f"invoice {app.invoice_id} not found in Salesforce (deleted or not visible)"
         inv = self.mapping.invoices.fields
         currency = sf_text(row.get(inv.get("currency", ""))) or self.settings.currency
         where = f"invoice {row.get(inv['number']) or app.invoice_id}"
@@ -586,108 +804,93 @@ class SalesforceBooks:
         zero = Money.zero(app.amount.currency)
         reduction = app.amount + (app.discount or zero) + (app.write_off or zero)
         if reduction.currency != balance.currency or reduction > balance:
-            raise SalesforceRecordError(
+            return (
                 f"{where} has {balance} {balance.currency} open in Salesforce, the application "
                 f"would settle {reduction} {reduction.currency}: pull again before writing back"
             )
+        return None
 
-    def _upsert(self, obj: ObjectMap, key: str, values: dict[str, Any]) -> tuple[str, bool]:
-        """Upsert on `obj.key`; return the record Id and whether it was created."""
-        field_name = _key_field(obj)
-        doing = f"upserting {obj.name} {key}"
-        body = {**dict(obj.values), **values}
-        answer = self._read(
-            doing,
-            lambda sf: getattr(sf, obj.name).upsert(
-                f"{field_name}/{quote(key, safe='')}", body, raw_response=True
-            ),
-        )
-        if answer.status_code == 201:
-            return str(answer.json()["id"]), True
-        found = self._keys(obj, [key])
-        if key not in found:
-            raise SalesforceServerError(f"{doing}: updated, but no record carries the key")
-        return found[key], False
-
-    def _upsert_payment(self, group: Sequence[ApplicationWrite], account: str, split: bool) -> str:
-        payments = self.mapping.payments
+    def _payment_values(
+        self, group: Sequence[ApplicationWrite], account: str, split: bool
+    ) -> dict[str, Any]:
         payment = group[0].payment
-        key = f"{payment.payment_id}-{account}" if split else payment.payment_id
-        if key in self._payments:
-            return self._payments[key]
         amount = payment.amount
         if split:  # the part of the bank payment that went to this account's invoices
             amount = Money.zero(payment.amount.currency)
             for write in group:
                 amount += write.application.amount
-        f = payments.fields
+        f = self.mapping.payments.fields
         values: dict[str, Any] = {f["account"]: account, f["amount"]: money_to_sf(amount)}
         if "date" in f and payment.value_date:
             values[f["date"]] = payment.value_date.isoformat()
         if "reference" in f:
             values[f["reference"]] = payment.bank_reference or payment.payment_id
-        record_id, _ = self._upsert(payments, key, values)
-        self._payments[key] = record_id
-        return record_id
+        return values
 
-    def _allocate(self, write: ApplicationWrite, payment_id: str, account: str) -> WriteResult:
-        """The write-off first, then the allocation: the allocation's key is what marks
-        the application done, so a crash between the two redoes the (upserted) write-off."""
+    def _write_off_values(self, write: ApplicationWrite, account: str) -> dict[str, Any] | None:
+        """The write-off record of an application with a write-off or discount taken."""
         app = write.application
         zero = Money.zero(app.amount.currency)
         reduction = (app.write_off or zero) + (app.discount or zero)
-        if reduction:
-            wo = self.mapping.write_offs
-            f = wo.fields
-            values: dict[str, Any] = {
-                f["invoice"]: app.invoice_id,
-                f["amount"]: money_to_sf(reduction),
-            }
-            if "account" in f:
-                values[f["account"]] = account
-            if "date" in f and write.payment.value_date:
-                values[f["date"]] = write.payment.value_date.isoformat()
-            if "reason" in f:
-                kinds = [
-                    k
-                    for k, v in (("discount taken", app.discount), ("write-off", app.write_off))
-                    if v
-                ]
-                reference = write.payment.bank_reference or write.payment.payment_id
-                values[f["reason"]] = f"arlink {' + '.join(kinds)} on payment {reference}" + (
-                    f" ({app.reason_code})" if app.reason_code else ""
-                )
-            self._upsert(wo, write.idempotency_key, values)
-        allocations = self.mapping.allocations
-        f = allocations.fields
-        record_id, created = self._upsert(
-            allocations,
-            write.idempotency_key,
-            {
-                f["payment"]: payment_id,
-                f["invoice"]: app.invoice_id,
-                f["amount"]: money_to_sf(app.amount),
-            },
-        )
-        return WriteResult(write.idempotency_key, record_id, not created)
+        if not reduction:
+            return None
+        f = self.mapping.write_offs.fields
+        values: dict[str, Any] = {f["invoice"]: app.invoice_id, f["amount"]: money_to_sf(reduction)}
+        if "account" in f:
+            values[f["account"]] = account
+        if "date" in f and write.payment.value_date:
+            values[f["date"]] = write.payment.value_date.isoformat()
+        if "reason" in f:
+            kinds = [
+                k for k, v in (("discount taken", app.discount), ("write-off", app.write_off)) if v
+            ]
+            reference = write.payment.bank_reference or write.payment.payment_id
+            values[f["reason"]] = f"arlink {' + '.join(kinds)} on payment {reference}" + (
+                f" ({app.reason_code})" if app.reason_code else ""
+            )
+        return values
+
+    def _allocation_values(self, write: ApplicationWrite, payment_id: str) -> dict[str, Any]:
+        f = self.mapping.allocations.fields
+        return {
+            f["payment"]: payment_id,
+            f["invoice"]: write.application.invoice_id,
+            f["amount"]: money_to_sf(write.application.amount),
+        }
 
     # -- exceptions -------------------------------------------------------------------
 
     def push_exceptions(self, writes: Sequence[ExceptionWrite]) -> list[WriteResult]:
         """A Task (or Case) per exception, linked to the invoice suggested first or its
-        account; keys already in Salesforce (open or completed) are not created again."""
+        account, created in collections of up to 200; keys already in Salesforce (open or
+        completed) are not created again."""
         present = self._keys(self.mapping.exceptions, [w.idempotency_key for w in writes])
         results = {key: WriteResult(key, rid, True) for key, rid in present.items()}
         suggested = [s.invoice_id for w in writes for s in w.item.suggestions]
         invoices = self._invoices(i for i in suggested if _looks_like_id(i))
-        for write in writes:
-            if write.idempotency_key not in results:
-                results[write.idempotency_key] = self._create_exception(write, invoices)
+        records = {
+            w.idempotency_key: self._exception_values(w, invoices)
+            for w in writes
+            if w.idempotency_key not in results
+        }
+        results.update(self._created(records))
         return [results[w.idempotency_key] for w in writes]
 
-    def _create_exception(
+    def _created(self, records: dict[str, dict[str, Any]]) -> dict[str, WriteResult]:
+        """Create exception-object records (each carrying its key) and say what became
+        of each: a create whose answer was lost is settled by looking its key up."""
+        return {
+            key: (
+                WriteResult(key, saved.record_id, False)
+                if saved.refused is None
+                else WriteResult.refusal(key, saved.refused)
+            )
+            for key, saved in self._save("create", self.mapping.exceptions, records).items()
+        }
+
+    def _exception_values(
         self, write: ExceptionWrite, invoices: dict[str, dict[str, Any]]
-    ) -> WriteResult:
+    ) -> dict[str, Any]:
         m = self.mapping
         ex = m.exceptions
         f = ex.fields
@@ -705,8 +908,6 @@ class SalesforceBooks:
             )
         payer = payment.payer_name or "an unknown payer"
         values: dict[str, Any] = {
-            **dict(ex.values),
-            _key_field(ex): write.idempotency_key,
             f["payment"]: payment.payment_id,
             f["subject"]: (
                 f"Unapplied payment {item.amount} {item.amount.currency} from {payer} "
@@ -720,31 +921,7 @@ class SalesforceBooks:
             values[f["due_date"]] = (payment.value_date or date.today()).isoformat()
         if "owner" in f and self.settings.exceptions_owner_id:
             values[f["owner"]] = self.settings.exceptions_owner_id
-        doing = f"creating {ex.name} for payment {payment.payment_id}"
-        return self._create_keyed(doing, write.idempotency_key, values)
-
-    def _create_keyed(self, doing: str, key: str, values: dict[str, Any]) -> WriteResult:
-        """Create an exception-object record carrying `key`; a create whose answer was
-        lost is settled by looking the key up, never sent again blindly."""
-        ex = self.mapping.exceptions
-        try:
-            created = self._create(doing, ex.name, values)
-        except _MaybeDoneError:
-            found = self._keys(ex, [key])
-            if key in found:
-                return WriteResult(key, found[key], False)
-            raise RetryLaterError(
-                f"{doing}: outcome unknown; the next run looks it up before writing"
-            ) from None
-        return WriteResult(key, created, False)
-
-    def _create(self, doing: str, obj: str, values: dict[str, Any]) -> str:
-        """A create (POST): never retried. A transient failure may have been committed."""
-        try:
-            answer = self._once(doing, lambda sf: getattr(sf, obj).create(values))
-        except RetryLaterError:
-            raise _MaybeDoneError(doing) from None
-        return str(answer["id"])
+        return values
 
     # -- resolutions ------------------------------------------------------------------
 
@@ -784,19 +961,26 @@ class SalesforceBooks:
 
     def push_resolutions(self, writes: Sequence[ResolutionWrite]) -> list[WriteResult]:
         """Complete each payment's exception Task (or close its Case) with the resolution
-        picklist value, as a clerk would. One already done is `already_present`: a rerun
-        finds the state the update left (Tasks cannot carry a second key)."""
+        picklist value, as a clerk would, updated in collections of up to 200. One already
+        done is `already_present`: a rerun finds the state the update left (Tasks cannot
+        carry a second key)."""
         m = self.mapping
         ex = m.exceptions
         f = ex.fields
         choices = {action: value for value, action in m.resolutions.items()}
-        results = []
-        for write in writes:
+        held: dict[str, list[dict[str, Any]]] = {}
+        for chunk in _chunks(sorted({w.payment_id for w in writes}), LOOKUP_CHUNK):
             condition = format_soql(
-                f"{f['payment']} = {{payment}} AND {_key_field(ex)} != null",
-                payment=write.payment_id,
+                f"{f['payment']} IN {{payments}} AND {_key_field(ex)} != null",
+                payments=list(chunk),
             )
-            rows = self._rows_rest(ex.name, [f["status"]], condition)
+            for row in self._rows_rest(ex.name, [f["payment"], f["status"]], condition):
+                held.setdefault(row[f["payment"]], []).append(row)
+        results: dict[str, WriteResult] = {}
+        updates: dict[str, dict[str, Any]] = {}
+        targets: dict[str, str] = {}  # idempotency key -> the record it completes
+        for write in writes:
+            rows = sorted(held.get(write.payment_id, []), key=lambda row: str(row["Id"]))
             if not rows:
                 raise SalesforceRecordError(
                     f"resolution of payment {write.payment_id}: no arlink {ex.name} for it in "
@@ -804,17 +988,23 @@ class SalesforceBooks:
                 )
             done = [row["Id"] for row in rows if row.get(f["status"]) == m.done_status]
             if done:
-                results.append(WriteResult(write.idempotency_key, done[0], True))
+                results[write.idempotency_key] = WriteResult(write.idempotency_key, done[0], True)
                 continue
-            record_id = rows[0]["Id"]
-            values = {f["status"]: m.done_status, f["resolution"]: choices[write.action]}
-            # Setting the same values twice is harmless: safe to retry like a read.
-            self._read(
-                f"completing {ex.name} {record_id} for payment {write.payment_id}",
-                lambda sf, rid=record_id, values=values: getattr(sf, ex.name).update(rid, values),
+            targets[write.idempotency_key] = rows[0]["Id"]
+            updates[rows[0]["Id"]] = {
+                f["status"]: m.done_status,
+                f["resolution"]: choices[write.action],
+            }
+        # Setting the same values twice is harmless: updates are retried like reads.
+        saved = self._save("update", ex, updates)
+        for key, record_id in targets.items():
+            refused = saved[record_id].refused
+            results[key] = (
+                WriteResult(key, record_id, False)
+                if refused is None
+                else WriteResult.refusal(key, refused)
             )
-            results.append(WriteResult(write.idempotency_key, record_id, False))
-        return results
+        return [results[w.idempotency_key] for w in writes]
 
     # -- EDI --------------------------------------------------------------------------
 
@@ -871,14 +1061,13 @@ class SalesforceBooks:
         present = self._keys(ex, [w.idempotency_key for w in writes])
         results = {key: WriteResult(key, rid, True) for key, rid in present.items()}
         invoices = self._invoices(w.invoice_id for w in writes if _looks_like_id(w.invoice_id))
+        records: dict[str, dict[str, Any]] = {}
         for write in writes:
             key = write.idempotency_key
             if key in results:
                 continue
             act = write.status in EDI_EXCEPTION_STATUSES
             values: dict[str, Any] = {
-                **dict(ex.values),
-                _key_field(ex): key,
                 f["subject"]: _edi_subject(write),
                 f["description"]: (edi_exception_details(write) if act else write.message)[:32000],
             }
@@ -891,8 +1080,8 @@ class SalesforceBooks:
                     if m.exception_link == "invoice"
                     else invoice.get(m.invoices.fields["customer"])
                 )
-            doing = f"creating {ex.name} for the EDI status of invoice {write.invoice_number}"
-            results[key] = self._create_keyed(doing, key, values)
+            records[key] = values
+        results.update(self._created(records))
         return [results[w.idempotency_key] for w in writes]
 
 

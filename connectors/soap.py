@@ -27,8 +27,8 @@ Errors go through one table (`_translate`) into the groups of `connectors.errors
     │   └── AuthError        HTTP 401/403: the credentials or token were refused
     ├── RetryLaterError      timeouts, refused or dropped connections, HTTP 429/5xx, a
     │                        Fault saying the host is busy (locked, deadlock)
-    ├── SoapRecordError      a SOAP Fault on a write: the host refused this record (skip it
-    │                        into the exception queue; the others go on)
+    ├── SoapRecordError      a SOAP Fault on a write: the host refused this record (it comes
+    │                        back refused, `WriteResult.refused`; the others go on)
     └── SoapServerError      the host answered in a way the connector cannot trust (paging
                              that does not advance, a written key it cannot find): stop
 """
@@ -62,6 +62,7 @@ from mappings.invoice_document import InvoiceDocument
 from mappings.money import Money
 from mappings.records import (
     EDI_EXCEPTION_STATUSES,
+    Application,
     ApplicationWrite,
     Customer,
     EdiStatusWrite,
@@ -305,6 +306,23 @@ def _translate(
     raise error
 
 
+def _refusal(app: Application, invoice: Invoice) -> str | None:
+    """Why the host cannot take `app` on `invoice` as it stands (None: send it)."""
+    if invoice.currency != app.amount.currency:
+        return (
+            f"invoice {invoice.number} is in {invoice.currency}, the application in "
+            f"{app.amount.currency}"
+        )
+    zero = Money.zero(app.amount.currency)
+    reduction = app.amount + (app.write_off or zero) + (app.discount or zero)
+    if reduction > invoice.open_amount:
+        return (
+            f"invoice {invoice.number} has {invoice.open_amount} open, the application "
+            f"would settle {reduction}: pull again before writing back"
+        )
+    return None
+
+
 def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -521,6 +539,26 @@ class SoapBooks:
             results.append(CheckResult(target, False, f"mapping {source}: " + "; ".join(problems)))
         else:
             results.append(CheckResult(target, True, f"mapping {source} matches the WSDLs"))
+        who = f"user `{self.settings.username}`" if self.settings.username else "the token"
+        try:
+            lacking = self._check_writes()
+        except ConnectorError as exc:
+            lacking = [str(exc)]
+        if lacking:
+            # One line: the writes share one cause, the service's publication for this user.
+            results.append(
+                CheckResult(
+                    target,
+                    False,
+                    f"soap: {who} cannot write through the WSDLs: {'; '.join(lacking)} (a "
+                    "service publishes only what its user may call: on Business Central a "
+                    "page offers Create/Update when it allows inserts/modifies and the "
+                    "user's permission set has Insert/Modify on its table; else fix the "
+                    f"operation names in {source})",
+                )
+            )
+        else:
+            results.append(CheckResult(target, True, f"rights: {who} may call every write"))
         q = self.mapping.customers
         try:
             self._call(q.service, q.operation, "a one-record read", False, **self._probe())
@@ -572,20 +610,35 @@ class SoapBooks:
                 problems.append(
                     f"`{query.operation}` ({query.section}) takes no parameter {', '.join(lacking)}"
                 )
-        for write, written in (
-            (self.mapping.applications, APPLICATION_WRITTEN),
-            (self.mapping.exceptions, EXCEPTION_WRITTEN),
-        ):
-            types = self._operation_types(write.query.service, write.operation)
+        return problems
+
+    def _check_writes(self) -> list[str]:
+        """What the WSDLs do not offer of the mapping's writes: an operation (a service
+        publishes only what its user may call) or a field a create takes."""
+        m = self.mapping
+        writes = [
+            (m.applications, m.applications.operation, APPLICATION_WRITTEN, "post applications"),
+            (m.exceptions, m.exceptions.operation, EXCEPTION_WRITTEN, "create exceptions"),
+        ]
+        if m.exceptions.update:
+            writes.append((m.exceptions, m.exceptions.update, frozenset(), "close exceptions"))
+        if m.edi_status is not None:
+            writes.append(
+                (m.edi_status, m.edi_status.operation, frozenset(), "report EDI statuses")
+            )
+        problems: list[str] = []
+        for write, operation, written, purpose in writes:
+            types = self._operation_types(write.query.service, operation)
             if isinstance(types, str):
-                problems.append(types)
+                problems.append(f"{purpose}: {types}")
                 continue
             inputs, _ = types
             names = {v for k, v in write.query.fields.items() if k in written}
-            lacking = sorted(({write.record} | names | set(write.constants)) - inputs)
+            constants = set(write.constants) if operation == write.operation else set()
+            lacking = sorted(({write.record} | names | constants) - inputs)
             if lacking:
                 problems.append(
-                    f"`{write.operation}` ({write.query.section}) takes no {', '.join(lacking)}"
+                    f"`{operation}` ({write.query.section}) takes no {', '.join(lacking)}"
                 )
         return problems
 
@@ -635,25 +688,27 @@ class SoapBooks:
                 continue
             invoice = invoices.get(app.invoice_id)
             if invoice is None:
-                raise SoapRecordError(
-                    f"invoice `{app.invoice_id}` not found at {self.settings.where}"
-                )
-            zero = Money.zero(app.amount.currency)
-            if invoice.currency != app.amount.currency:
-                raise SoapRecordError(
-                    f"invoice {invoice.number} is in {invoice.currency}, the application in "
-                    f"{app.amount.currency}"
-                )
-            reduction = app.amount + (app.write_off or zero) + (app.discount or zero)
-            if reduction > invoice.open_amount:
-                raise SoapRecordError(
-                    f"invoice {invoice.number} has {invoice.open_amount} open, the application "
-                    f"would settle {reduction}: pull again before writing back"
-                )
+                missing = f"invoice `{app.invoice_id}` not found at {self.settings.where}"
+                results[key] = WriteResult.refusal(key, missing)
+                continue
+            refused = _refusal(app, invoice)
+            if refused is not None:
+                results[key] = WriteResult.refusal(key, refused)
+                continue
             record = application_record(write, invoice, self.mapping, self._local)
             doing = f"{w.operation} application {key} to invoice {invoice.number}"
-            results[key] = self._create(w, record, key, doing)
+            results[key] = self._create_or_refuse(w, record, key, doing)
         return [results[write.idempotency_key] for write in writes]
+
+    def _create_or_refuse(
+        self, write: Write, record: dict[str, Any], key: str, doing: str
+    ) -> WriteResult:
+        """`_create`, with a Fault answering this record's call (`SoapRecordError`) as the
+        host's refusal of it: nothing was written, the others go on."""
+        try:
+            return self._create(write, record, key, doing)
+        except SoapRecordError as refused:
+            return WriteResult.refusal(key, str(refused))
 
     # -- exceptions ---------------------------------------------------------------------
 
@@ -676,7 +731,7 @@ class SoapBooks:
                 write, self.mapping, self._local, invoices.get(best or ""), numbers
             )
             doing = f"{w.operation} exception {key} for payment {write.payment.payment_id}"
-            results[key] = self._create(w, record, key, doing)
+            results[key] = self._create_or_refuse(w, record, key, doing)
         return [results[write.idempotency_key] for write in writes]
 
     # -- resolutions ------------------------------------------------------------------
@@ -707,7 +762,8 @@ class SoapBooks:
         """Set each payment's exception record to resolved with the decision's resolution
         value and note (`exceptions.update`), as a clerk on the host's page would; a record
         resolved already is `already_present` (the state a rerun finds; the key is in
-        the note)."""
+        the note). One with no exception record to close, or whose update the host answers
+        with a Fault, comes back refused."""
         w = self.mapping.exceptions
         q, f = w.query, w.query.fields
         if w.update is None or "payments" not in q.filters:
@@ -730,9 +786,12 @@ class SoapBooks:
         w = self.mapping.exceptions
         q, f, key = w.query, w.query.fields, write.idempotency_key
         if not rows:
-            raise SoapRecordError(
+            # Exceptions are written back before decisions: none here is one the host
+            # refused (or a clerk deleted), and a retry would find none either.
+            return WriteResult.refusal(
+                key,
                 f"resolution of payment {write.payment_id}: no exception for it at "
-                f"{self.settings.where} (its exception is not written back yet)"
+                f"{self.settings.where}",
             )
         done = self._resolved(rows)
         if done is not None:
@@ -747,6 +806,8 @@ class SoapBooks:
         doing = f"{w.update} exception of payment {write.payment_id} ({write.action})"
         try:
             self._call(q.service, w.update, doing, True, **{w.record: record})
+        except SoapRecordError as refused:
+            return WriteResult.refusal(key, str(refused))
         except RetryLaterError as unsure:
             done = self._resolved(self._rows(q, role="payments", values=[write.payment_id]))
             if done is None:

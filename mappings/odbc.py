@@ -15,20 +15,17 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from mappings.invoice_document import (
-    AllowanceCharge,
-    DocumentLine,
-    InvoiceDocument,
-    Party,
-    PaymentTerms,
-    TaxAmount,
+    DocumentRowError,
+    money_from_row,
+    required_column,
+    text_from_row,
 )
-from mappings.money import Money, MoneyError
-from mappings.records import Customer, EdiStatusWrite, Invoice, Resolution
+from mappings.money import Money
+from mappings.records import Customer, Invoice, Resolution
 from mappings.toml_file import read_toml
 
 MAPPING_FOLDER = Path(__file__).with_name("odbc")
@@ -134,8 +131,9 @@ class OdbcMappingError(ValueError):
     """A mapping file that is not what the connector needs; names the key and the file."""
 
 
-class OdbcRowError(ValueError):
-    """A row that cannot become a canonical record (names the statement, record and column)."""
+class OdbcRowError(DocumentRowError):
+    """A row that cannot become a canonical record (names the statement, record and column).
+    The row readers it shares with the EDI documents raise their base, `DocumentRowError`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,19 +280,12 @@ def ddl_statements(script: str) -> list[str]:
 
 
 def money_from_sql(value: Any, currency: str, where: str) -> Money:
-    """A money column as `Money`: text, Decimal or int. A float is refused: its cents may
-    already be lost (select the column as text, as the shipped mapping does)."""
-    if isinstance(value, float):
-        raise OdbcRowError(
-            f"{where}: the driver returned a float ({value!r}); select the column as text "
-            "(CAST(... AS VARCHAR(40))) in the mapping"
-        )
-    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
-        raise OdbcRowError(f"{where}: expected an amount, found {value!r}")
+    """A money column as `Money` (`money_from_row`: text, Decimal or int, never a float),
+    refused as this mapping's `OdbcRowError`."""
     try:
-        return Money.parse(value if isinstance(value, str) else str(value), currency)
-    except MoneyError as exc:
-        raise OdbcRowError(f"{where}: {exc}") from None
+        return money_from_row(value, currency, where)
+    except DocumentRowError as exc:
+        raise OdbcRowError(str(exc)) from None
 
 
 def timestamp_from_sql(value: Any, where: str) -> datetime:
@@ -341,19 +332,6 @@ def _date(value: Any, where: str) -> date | None:
     raise OdbcRowError(f"{where}: expected a date, found {value!r}")
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value).strip()
-
-
-def _required(row: Mapping[str, Any], column: str, where: str) -> Any:
-    if column not in row:
-        raise OdbcRowError(f"{where}: the query returns no column `{column}`")
-    value = row[column]
-    if value is None or value == "":
-        raise OdbcRowError(f"{where}: column `{column}` is empty")
-    return value
-
-
 # ---------------------------------------------------------------------------------------
 # Rows to records
 
@@ -362,46 +340,46 @@ def customer_from(
     row: Mapping[str, Any], bank_accounts: Sequence[str], aliases: Sequence[str]
 ) -> Customer:
     """A `customers.page` row (and the customer's accounts and aliases) as a `Customer`."""
-    customer_id = str(_required(row, "customer_id", "customers.page"))
+    customer_id = str(required_column(row, "customer_id", "customers.page"))
     where = f"customers.page customer {customer_id}"
     return Customer(
         customer_id=customer_id,
-        name=str(_required(row, "name", where)).strip(),
-        parent_id=_text(row.get("parent_id")),
+        name=str(required_column(row, "name", where)).strip(),
+        parent_id=text_from_row(row.get("parent_id")),
         aliases=tuple(aliases),
         bank_accounts=tuple(bank_accounts),
-        payment_terms=_text(row.get("payment_terms")),
+        payment_terms=text_from_row(row.get("payment_terms")),
         modified=_modified(row, "updated_at", where),
     )
 
 
 def invoice_from(row: Mapping[str, Any], statement: str) -> Invoice:
     """An open-item row as an `Invoice`; `status` is the table's own ('open', 'paid', ...)."""
-    invoice_id = str(_required(row, "invoice_id", statement))
+    invoice_id = str(required_column(row, "invoice_id", statement))
     where = f"{statement} invoice {invoice_id}"
-    currency = str(_required(row, "currency", where)).strip()
+    currency = str(required_column(row, "currency", where)).strip()
     return Invoice(
         invoice_id=invoice_id,
-        number=str(_required(row, "number", where)).strip(),
-        customer_id=str(_required(row, "customer_id", where)),
-        total=money_from_sql(_required(row, "total", where), currency, f"{where} `total`"),
+        number=str(required_column(row, "number", where)).strip(),
+        customer_id=str(required_column(row, "customer_id", where)),
+        total=money_from_sql(required_column(row, "total", where), currency, f"{where} `total`"),
         open_amount=money_from_sql(
-            _required(row, "open_amount", where), currency, f"{where} `open_amount`"
+            required_column(row, "open_amount", where), currency, f"{where} `open_amount`"
         ),
         issue_date=_date(row.get("issue_date"), f"{where} `issue_date`"),
         due_date=_date(row.get("due_date"), f"{where} `due_date`"),
-        po_number=_text(row.get("po_number")),
-        discount_terms=_text(row.get("payment_terms")),
-        status=_text(row.get("status")) or "open",
+        po_number=text_from_row(row.get("po_number")),
+        discount_terms=text_from_row(row.get("payment_terms")),
+        status=text_from_row(row.get("status")) or "open",
         modified=_modified(row, "updated_at", where),
     )
 
 
 def resolution_from(row: Mapping[str, Any]) -> Resolution:
     """A `resolutions.page` row (an exception a clerk resolved) as a `Resolution`."""
-    key = str(_required(row, "idempotency_key", "resolutions.page"))
+    key = str(required_column(row, "idempotency_key", "resolutions.page"))
     where = f"resolutions.page exception {key}"
-    action = str(_required(row, "action", where)).strip()
+    action = str(required_column(row, "action", where)).strip()
     if action not in RESOLUTION_ACTIONS:
         raise OdbcRowError(
             f"{where}: column `action` must be one of {', '.join(RESOLUTION_ACTIONS)}, "
@@ -409,175 +387,18 @@ def resolution_from(row: Mapping[str, Any]) -> Resolution:
         )
     amount = row.get("amount")
     return Resolution(
-        payment_id=str(_required(row, "payment_id", where)),
+        payment_id=str(required_column(row, "payment_id", where)),
         action=action,
-        invoice_id=_text(row.get("invoice_id")),
+        invoice_id=text_from_row(row.get("invoice_id")),
         amount=None
         if amount is None
-        else money_from_sql(amount, str(_required(row, "currency", where)), f"{where} `amount`"),
-        note=_text(row.get("note")) or "",
+        else money_from_sql(
+            amount, str(required_column(row, "currency", where)), f"{where} `amount`"
+        ),
+        note=text_from_row(row.get("note")) or "",
         modified=_modified(row, "resolved_at", where),
     )
 
 
 # ---------------------------------------------------------------------------------------
 # EDI documents
-
-
-def decimal_from_sql(value: Any, where: str) -> Decimal:
-    """A quantity, price or percent column as a Decimal: text, Decimal or int; a float is
-    refused like money's (select it as text)."""
-    if isinstance(value, float):
-        raise OdbcRowError(
-            f"{where}: the driver returned a float ({value!r}); select the column as text "
-            "(CAST(... AS VARCHAR(40))) in the mapping"
-        )
-    if isinstance(value, bool) or not isinstance(value, str | Decimal | int):
-        raise OdbcRowError(f"{where}: expected a number, found {value!r}")
-    try:
-        number = Decimal(str(value).strip())
-    except ArithmeticError:
-        raise OdbcRowError(f"{where}: expected a number, found {value!r}") from None
-    if not number.is_finite():
-        raise OdbcRowError(f"{where}: expected a number, found {value!r}")
-    # The column's scale is storage, not meaning: NUMERIC(18,6)'s 10.000000 is 10.
-    return (
-        number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
-    )
-
-
-def _int(value: Any, where: str) -> int:
-    number = decimal_from_sql(value, where)
-    if number != number.to_integral_value():
-        raise OdbcRowError(f"{where}: expected a whole number, found {value!r}")
-    return int(number)
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentRows:
-    """What the `documents.*` statements returned for one invoice."""
-
-    lines: list[Mapping[str, Any]]
-    allowances: list[Mapping[str, Any]]
-    taxes: list[Mapping[str, Any]]
-    parties: list[Mapping[str, Any]]
-    terms: list[Mapping[str, Any]]
-
-
-def _allowance_from(row: Mapping[str, Any], currency: str, where: str) -> AllowanceCharge:
-    kind = str(_required(row, "kind", where)).strip().upper()
-    if kind not in ("A", "C"):
-        raise OdbcRowError(f"{where}: column `kind` must be 'A' or 'C', found {kind!r}")
-    return AllowanceCharge(
-        kind=kind,
-        code=str(_required(row, "code", where)).strip(),
-        amount=money_from_sql(_required(row, "amount", where), currency, f"{where} `amount`"),
-        description=_text(row.get("description")) or "",
-    )
-
-
-def document_from(invoice: Invoice, rows: DocumentRows) -> InvoiceDocument:
-    """An invoice's EDI document from its header and the `documents.*` rows. Raise
-    `OdbcRowError` naming the invoice, the statement and the column of a bad row."""
-    where = f"invoice {invoice.invoice_id}"
-    if invoice.issue_date is None:
-        raise OdbcRowError(f"{where}: needs an issue date for EDI (ar_open_items.issue_date)")
-    currency = invoice.currency
-    extras: dict[str, list[AllowanceCharge]] = {}
-    summary = []
-    for row in rows.allowances:
-        item = _allowance_from(row, currency, f"documents.allowances {where}")
-        line_number = _text(row.get("line_number"))
-        if line_number is None:
-            summary.append(item)
-        else:
-            extras.setdefault(line_number, []).append(item)
-    lines = []
-    for row in rows.lines:
-        number = str(_required(row, "line_number", f"documents.lines {where}")).strip()
-        at = f"documents.lines {where} line {number}"
-        lines.append(
-            DocumentLine(
-                line_number=number,
-                product_qualifier=_text(row.get("product_qualifier")) or "VN",
-                product_id=str(_required(row, "product_id", at)).strip(),
-                quantity=decimal_from_sql(_required(row, "quantity", at), f"{at} `quantity`"),
-                unit=str(_required(row, "unit", at)).strip(),
-                unit_price=decimal_from_sql(_required(row, "unit_price", at), f"{at} `unit_price`"),
-                description=_text(row.get("description")) or "",
-                allowances_charges=tuple(extras.pop(number, ())),
-            )
-        )
-    if extras:
-        raise OdbcRowError(
-            f"documents.allowances {where}: no line {', '.join(map(repr, sorted(extras)))}"
-        )
-    at = f"documents.taxes {where}"
-    taxes = tuple(
-        TaxAmount(
-            tax_type=str(_required(row, "tax_type", at)).strip(),
-            amount=money_from_sql(_required(row, "amount", at), currency, f"{at} `amount`"),
-            percent=None
-            if row.get("percent") is None
-            else decimal_from_sql(row["percent"], f"{at} `percent`"),
-        )
-        for row in rows.taxes
-    )
-    at = f"documents.parties {where}"
-    parties = tuple(
-        Party(
-            role=str(_required(row, "role", at)).strip(),
-            name=str(_required(row, "name", at)).strip(),
-            id_qualifier=_text(row.get("id_qualifier")) or "",
-            party_id=_text(row.get("party_id")) or "",
-        )
-        for row in rows.parties
-    )
-    return InvoiceDocument(
-        invoice_number=invoice.number,
-        invoice_date=invoice.issue_date,
-        currency=currency,
-        lines=tuple(lines),
-        po_number=invoice.po_number or "",
-        allowances_charges=tuple(summary),
-        taxes=taxes,
-        parties=parties,
-        terms=_terms_from(rows.terms, invoice, f"documents.terms {where}"),
-    )
-
-
-def _terms_from(
-    rows: Sequence[Mapping[str, Any]], invoice: Invoice, where: str
-) -> PaymentTerms | None:
-    if not rows:
-        return None
-    if len(rows) > 1:
-        raise OdbcRowError(f"{where}: expected one row of terms, found {len(rows)}")
-    (row,) = rows
-    percent, days = row.get("discount_percent"), row.get("discount_days")
-    return PaymentTerms(
-        net_days=_int(_required(row, "net_days", where), f"{where} `net_days`"),
-        discount_percent=None
-        if percent is None
-        else decimal_from_sql(percent, f"{where} `discount_percent`"),
-        discount_days=None if days is None else _int(days, f"{where} `discount_days`"),
-        net_due_date=invoice.due_date,
-    )
-
-
-# What the clerk does about an EDI exception, by status.
-_CORRECT_IT = "Correct the invoice in the ERP: arlink builds and sends it on its next run."
-_EDI_HINTS = {
-    "invalid": _CORRECT_IT,
-    "rejected": _CORRECT_IT,
-    "overdue": "No acknowledgment by the partner's deadline: ask the partner if it arrived.",
-}
-
-
-def edi_exception_details(write: EdiStatusWrite) -> str:
-    """The text of an EDI exception for the clerk: the invoice, partner, status, findings,
-    and what to do."""
-    return (
-        f"EDI invoice {write.invoice_number} to {write.partner}: {write.status}: "
-        f"{write.message}. {_EDI_HINTS.get(write.status, '')}"
-    ).strip()

@@ -112,6 +112,7 @@ class ExceptionReason(StrEnum):
     DUPLICATE = "duplicate"
     CURRENCY_MISMATCH = "currency_mismatch"
     LOW_CONFIDENCE = "low_confidence"  # a proposal whose evidence path is over the error budget
+    HOST_REFUSED = "host_refused"  # the books host refused an application arlink decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,14 @@ class WriteResult:
     idempotency_key: str
     external_id: str
     already_present: bool  # found by the lookup before writing: nothing was posted again
+    # The host's own message when it refused this one record (a locked or closed invoice, a
+    # validation error): nothing was written, `external_id` is empty. Never holds secrets.
+    refused: str | None = None
+
+    @classmethod
+    def refusal(cls, idempotency_key: str, message: str) -> WriteResult:
+        """The result of a record the host refused: nothing written, the host's message."""
+        return cls(idempotency_key, "", False, refused=message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,20 @@ class SalesforceMapping:
         """The objects whose `key` field must be an External ID (upserted by key)."""
         return (self.payments, self.allocations, self.write_offs)
 
+    def written(self) -> list[tuple[str, str, set[str]]]:
+        """What the connector writes, as (object, "createable" or "updateable", fields):
+        an upsert creates or edits every field it sends; an exception is created with its
+        text and link, and later edited to its status and resolution (`check()`)."""
+        rights = []
+        for obj in self.keyed():
+            names = {n for n in obj.wanted() if n != obj.fields.get("modified")}
+            rights += [(obj.name, "createable", names), (obj.name, "updateable", names)]
+        ex = self.exceptions
+        read_only = {ex.fields.get(n) for n in ("modified", "resolution", "resolved_invoice")}
+        created = {n for n in ex.wanted() if n not in read_only}
+        updated = {ex.fields[n] for n in ("status", "resolution")}
+        return [*rights, (ex.name, "createable", created), (ex.name, "updateable", updated)]
+
 
 class _Reader:
     """Reads dotted keys from the parsed TOML, collecting every problem."""

@@ -26,9 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from mappings.exception_text import exception_lines
-from mappings.invoice_document import InvoiceDocument
+from mappings.invoice_document import (
+    DocumentRowError,
+    DocumentRows,
+    InvoiceDocument,
+    document_from,
+    edi_exception_details,
+)
 from mappings.money import Money, MoneyError
-from mappings.odbc import DocumentRows, OdbcRowError, document_from, edi_exception_details
 from mappings.records import (
     ApplicationWrite,
     Customer,
@@ -640,7 +645,7 @@ def documents_from(
     for invoice_id, found in parts.items():
         try:
             documents[invoice_id] = document_from(invoices[invoice_id], found)
-        except OdbcRowError as exc:
+        except DocumentRowError as exc:
             problems.append(str(exc))
     return documents, problems
 

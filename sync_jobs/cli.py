@@ -28,6 +28,7 @@ from rich.table import Table
 
 from cash_application.bank_files.detect import PARSERS, parse_bank_file
 from cash_application.bank_files.errors import BankFileError
+from cash_application.bank_files.lockbox_csv import parse_lockbox_with_layout
 from cash_application.bank_files.to_json import parsed_file_to_json
 from cash_application.matching import match_payments
 from cash_application.received_files import ReceivedFile, read_received_file
@@ -61,7 +62,7 @@ from sync_jobs.ledger.schema import exception_items, payments
 from sync_jobs.notify import Failure, notify_failure
 from sync_jobs.runner import JobFailedError, RunResult, preview_job, run_job, run_step_here
 from sync_jobs.schedule import run_scheduler
-from sync_jobs.store import exception_from_row, forget_pull_cursors
+from sync_jobs.store import exception_from_row, forget_pull_cursors, refusals_of_run
 from sync_jobs.summary import RunSummary
 from sync_jobs.wiring import build_books, build_source, ledger_url
 
@@ -227,10 +228,26 @@ def run(
                 raise typer.Exit(1)
             summary, run_id = result.summary, result.run_id
             title = f"{job} run {run_id}" + (" (continued)" if result.resumed else "")
+            _print_refusals(engine, run_id)
     if as_json:
         _print_json({"job": job, "run_id": run_id, "dry_run": dry_run, **summary.to_json()})
     else:
         out.print(_summary_table(title, summary))
+
+
+def _print_refusals(engine: sa.Engine, run_id: str) -> None:
+    """One stderr line per record the books host refused in the run: the run still did its
+    work (exit 0), but an admin must see that these went to the clerk instead."""
+    with engine.connect() as conn:
+        record = runs.get_run(conn, run_id)
+        refusals = refusals_of_run(conn, run_id, record.started_at) if record else []
+    for refusal in refusals:
+        invoice = f", invoice {refusal.invoice_number}" if refusal.invoice_number else ""
+        err.print(
+            f"refused by the books host: {refusal.kind} of payment {refusal.payment_id}"
+            f"{invoice}: {refusal.message}",
+            markup=False,
+        )
 
 
 def _run_and_notify(
@@ -320,19 +337,28 @@ def parse(
         str | None,
         typer.Option("--format", help=f"skip detection: one of {', '.join(PARSERS)}"),
     ] = None,
+    lockbox_layout: Annotated[
+        str | None,
+        typer.Option(
+            "--lockbox-layout", help="a lockbox layout in mappings/lockbox/ or a .toml path"
+        ),
+    ] = None,
 ) -> None:
     """Parse one bank file and show its statements and transactions, or a remittance
     advice file (X12 820, CSV) and its advices, as a job would read it."""
     data = file.read_bytes()
     try:
-        if file_format is None and advice_format(data) is not None:
+        if lockbox_layout is not None:
+            parsed = parse_lockbox_with_layout(data, file.name, lockbox_layout)
+        elif file_format is None and advice_format(data) is not None:
             _show_advices(
                 read_received_file(data, file.name, file_digest=hashlib.sha256(data).hexdigest()),
                 as_json,
             )
             return
-        parsed = parse_bank_file(data, file.name, file_format)
-    except BankFileError as exc:
+        else:
+            parsed = parse_bank_file(data, file.name, file_format)
+    except (BankFileError, ValueError) as exc:  # ValueError: a layout that cannot be used
         raise _fail(str(exc)) from None
     if as_json:
         _print_json(parsed_file_to_json(parsed))
@@ -524,6 +550,19 @@ def trace(
         tracing.render(out, found)
 
 
+BRIEF_ITEMS = 20
+
+
+def _brief(detail: Any) -> Any:
+    """A step's detail for a table: long lists and maps (a sharded match's plan holds
+    every payment id) shown by their size, not printed whole."""
+    if isinstance(detail, dict | list) and len(detail) > BRIEF_ITEMS:
+        return f"{len(detail)} items"
+    if isinstance(detail, dict):
+        return {key: _brief(value) for key, value in detail.items()}
+    return detail
+
+
 def _run_json(record: runs.RunRecord) -> dict[str, Any]:
     return {
         "run_id": record.run_id,
@@ -588,7 +627,7 @@ def runs_command(
                     step["status"],
                     step["started_at"],
                     step["finished_at"] or "",
-                    json.dumps(step["detail"]),
+                    json.dumps(_brief(step["detail"])),
                 )
             out.print(table)
             return

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from cash_application.bank_files.lockbox_csv import load_any_layout
 from cash_application.policy import MatchPolicy, TiePolicy
 from cash_application.remittance_advices.csv_layout import (
     DEFAULT_LAYOUT,
@@ -122,7 +123,19 @@ class FilesBooksConfig(_Strict):
     path: ConfigPath
 
 
-class FolderSourceConfig(_Strict):
+def _lockbox_layout(value: str | None, info: ValidationInfo) -> str | None:
+    # validate_default is on: the absent (None) layout means "detect from content".
+    return None if value is None else _shipped_or_path(load_any_layout)(value, info)
+
+
+class _SourceConfig(_Strict):
+    """What every bank source has: how its lockbox files are laid out, when the bank's
+    layout is not the shipped default (README, "CSV and Excel lockbox files")."""
+
+    lockbox_layout: Annotated[str | None, AfterValidator(_lockbox_layout)] = None
+
+
+class FolderSourceConfig(_SourceConfig):
     """Bank files dropped into a local folder; processed ones move to `processed`, files
     that do not parse to `quarantine`."""
 
@@ -133,7 +146,7 @@ class FolderSourceConfig(_Strict):
     quarantine: ConfigPath | None = None
 
 
-class SftpSourceConfig(_Strict):
+class SftpSourceConfig(_SourceConfig):
     """Bank files picked up from an SFTP inbox (README, "The `sftp` bank source").
 
     The server is trusted only through `known_hosts`; folders are paths on the server;
@@ -369,6 +382,9 @@ class MatchingConfig(_Strict):
     tie_policy: Literal["review", "oldest"] = "review"
     error_budget: float = Field(default=0.0005, ge=0, le=1)
     advice_date_window_days: int = Field(default=3, ge=0, le=60)
+    # Production outcomes recalibrate an evidence path only on this much evidence.
+    calibration_min_outcomes: int = Field(default=20, ge=1)
+    calibration_significance: float = Field(default=0.01, gt=0, lt=1)
     # Rates into the payments' currency (`EUR = "1.0842"`): an invoice in a currency named
     # here may be paid in another, within `fx_tolerance`; others need the same currency.
     fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], DecimalString] = Field(
@@ -386,6 +402,8 @@ class MatchingConfig(_Strict):
             tie_policy=TiePolicy(self.tie_policy),
             error_budget=self.error_budget,
             advice_date_window_days=self.advice_date_window_days,
+            calibration_min_outcomes=self.calibration_min_outcomes,
+            calibration_significance=self.calibration_significance,
         )
 
 
@@ -438,6 +456,9 @@ class WorkersConfig(_Strict):
     password: SecretValue | None = None
     # How long `arlink run` waits for the workers to finish one step.
     step_timeout_seconds: float = Field(default=3600, gt=0)
+    # The match step's customer shards: one task each, so up to this many workers match
+    # at once. Changing it between a crashed run and its rerun is refused.
+    match_shards: int = Field(default=8, ge=1, le=1024)
 
 
 _PASSWORD_HASH = re.compile(r"scrypt\$\d+\$\d+\$\d+\$[0-9a-f]{32}\$[0-9a-f]{64}")

@@ -25,7 +25,6 @@ import sqlalchemy as sa
 
 from cash_application.bank_files.errors import BankFileError
 from cash_application.matching import match_payments
-from cash_application.received_files import read_received_file
 from connectors.errors import RetryAttempt, RetryPolicy, retrying
 from mappings.records import Payment, RemittanceAdvice
 from sync_jobs import steps, store
@@ -132,6 +131,11 @@ def job_context(
         report=report,
         policy=config.matching.policy(),
         advice_layout=config.remittance.csv_layout(),
+        lockbox_layouts={
+            name: layout
+            for name in job.sources
+            if (layout := config.sources[name].lockbox_layout) is not None
+        },
         fx_rates=config.matching.fx_rates,
         edi=edi_job(config, job_name),
     )
@@ -374,7 +378,7 @@ def preview_job(
         summary = RunSummary()
         found: list[Payment] = []
         advices: list[RemittanceAdvice] = []
-        for source in ctx.sources.values():
+        for source_name, source in ctx.sources.items():
             for name in source.list():
                 data = source.fetch(name)
                 digest = hashlib.sha256(data).hexdigest()
@@ -384,9 +388,7 @@ def preview_job(
                         continue
                 summary.files_read += 1
                 try:
-                    received = read_received_file(
-                        data, name, file_digest=digest, layout=ctx.advice_layout
-                    )
+                    received = ctx.read_received(data, name, digest, source_name)
                 except BankFileError as exc:
                     summary.files_quarantined += 1
                     report(f"would quarantine {name}: {exc}")

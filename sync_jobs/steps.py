@@ -26,16 +26,23 @@ from cash_application.bank_files.errors import BankFileError
 from cash_application.book import build_book
 from cash_application.matching import decide_payments
 from cash_application.policy import MatchPolicy
-from cash_application.received_files import read_received_file
+from cash_application.received_files import ReceivedFile, read_received_file
 from cash_application.remittance_advices import DEFAULT_LAYOUT, CsvLayout
+from cash_application.remittance_advices.linking import AdviceLink
 from connectors.protocols import BooksHost, FileTransport
 from mappings.records import (
     ApplicationWrite,
     Customer,
+    Decision,
+    ExceptionItem,
+    ExceptionReason,
     ExceptionWrite,
     Invoice,
+    Reason,
     Resolution,
     ResolutionWrite,
+    Suggestion,
+    WriteResult,
 )
 from sync_jobs import store
 from sync_jobs.edi_steps import EDI_STEPS, EdiJob
@@ -68,7 +75,20 @@ class JobContext:
     policy: MatchPolicy | None = None  # [matching] in config.toml; None: the defaults
     fx_rates: Mapping[str, Decimal] = field(default_factory=dict)  # [matching] fx_rates
     advice_layout: CsvLayout = DEFAULT_LAYOUT  # how CSV remittance advices are laid out
+    # A source's `lockbox_layout` (its bank's lockbox layout), by source name.
+    lockbox_layouts: Mapping[str, str] = field(default_factory=dict)
     edi: EdiJob | None = None  # the job's trading partner (`edi_partner`), for the EDI steps
+
+    def read_received(self, data: bytes, name: str, digest: str, source: str) -> ReceivedFile:
+        """A received file read as this job reads it: the config's advice layout and the
+        source's lockbox layout (`read_received_file`)."""
+        return read_received_file(
+            data,
+            name,
+            file_digest=digest,
+            layout=self.advice_layout,
+            lockbox_layout=self.lockbox_layouts.get(source),
+        )
 
     def close(self) -> None:
         """Close the job's file transports (an SFTP session each): a long-lived scheduler or
@@ -337,7 +357,7 @@ def parse_file(ctx: JobContext, digest: str) -> dict[str, int]:
         name, source_name = row
         data = _inbox(ctx, digest).read_bytes()
         try:
-            received = read_received_file(data, name, file_digest=digest, layout=ctx.advice_layout)
+            received = ctx.read_received(data, name, digest, source_name)
         except BankFileError as exc:
             error = exc
             _write_once(ctx.var_dir / "quarantine" / f"{digest[:12]}-{name}", data)
@@ -403,54 +423,63 @@ def match(ctx: JobContext) -> Counts:
     book = build_book(invoices, customers, ctx.policy, history, fx_rates=ctx.fx_rates)
     decisions = decide_payments(payments, book, advices)
     links = sorted(book.advice_links.values(), key=lambda link: link.payment_id)
-    outcomes: dict[str, int] = {}
-    for decision in decisions:
-        outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
     with ctx.engine.begin() as conn:
-        store.record_decisions(
-            conn, decisions, host=ctx.books.name, run_id=ctx.run_id, at=ctx.now()
-        )
-        store.record_advice_links(
-            conn,
-            [(link.advice.advice_id, link.payment_id, link.by) for link in links],
-            run_id=ctx.run_id,
-            at=ctx.now(),
-        )
-        ctx.audit_many(
-            conn,
-            [
-                (
-                    "advice_linked",
-                    link.payment_id,
-                    {"advice_id": link.advice.advice_id, "by": link.by, "reason": link.reason.text},
-                )
-                for link in links
-            ],
-        )
-        ctx.audit_many(
-            conn,
-            [
-                (
-                    "decision_recorded",
-                    decision.payment_id,
-                    {
-                        "outcome": decision.outcome.value,
-                        "engine_version": decision.engine_version,
-                        "applications": [
-                            {"invoice_id": a.invoice_id, "amount": str(a.amount)}
-                            for a in decision.applications
-                        ],
-                        "exception": decision.exception.reason.value
-                        if decision.exception
-                        else None,
-                    },
-                )
-                for decision in decisions
-            ],
-        )
+        outcomes = record_match(ctx, conn, decisions, links)
     linked = f", {len(links)} remittance advice(s) linked" if links else ""
     ctx.report(f"matched {len(decisions)} payment(s): {outcomes}{linked}")
     return {"decisions": len(decisions), "outcomes": outcomes}
+
+
+def record_match(
+    ctx: JobContext, conn: sa.Connection, decisions: Sequence[Decision], links: Sequence[AdviceLink]
+) -> dict[str, int]:
+    """Record decisions and advice links, with their audit events; return the outcomes
+    counted (`match`, and the match step's parts on the workers)."""
+    outcomes: dict[str, int] = {}
+    for decision in decisions:
+        outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
+    store.record_decisions(conn, decisions, host=ctx.books.name, run_id=ctx.run_id, at=ctx.now())
+    store.record_advice_links(
+        conn,
+        [(link.advice.advice_id, link.payment_id, link.by) for link in links],
+        run_id=ctx.run_id,
+        at=ctx.now(),
+    )
+    ctx.audit_many(
+        conn,
+        [
+            (
+                "advice_linked",
+                link.payment_id,
+                {"advice_id": link.advice.advice_id, "by": link.by, "reason": link.reason.text},
+            )
+            for link in links
+        ],
+    )
+    ctx.audit_many(
+        conn,
+        [
+            (
+                "decision_recorded",
+                decision.payment_id,
+                {
+                    "outcome": decision.outcome.value,
+                    "engine_version": decision.engine_version,
+                    "applications": [
+                        {"invoice_id": a.invoice_id, "amount": str(a.amount)}
+                        for a in decision.applications
+                    ],
+                    "exception": decision.exception.reason.value if decision.exception else None,
+                },
+            )
+            for decision in decisions
+        ],
+    )
+    return outcomes
+
+
+# Write-back statuses still owed to the host; `confirmed` and `refused` rows are settled.
+UNSETTLED = ("pending", "written")
 
 
 def write_back(ctx: JobContext) -> Counts:
@@ -459,24 +488,22 @@ def write_back(ctx: JobContext) -> Counts:
     Each row is marked `written` before the push (the intent) and `confirmed` with the
     host's id after it. A rerun pushes `pending` and `written` rows again; the host
     connector looks the idempotency key up first, so nothing is posted twice.
+
+    A record the host refuses (a locked or paid invoice, a validation error) is marked
+    `refused` with the host's message and never pushed again; the rest goes on. The money
+    of a refused application goes to the clerk as a `host_refused` exception, recorded in
+    the refusal's transaction and pushed with the other exceptions of this run.
     """
     host = ctx.books.name
     with ctx.engine.connect() as conn:
         app_rows = conn.execute(
             sa.select(applications)
-            .where(applications.c.host == host, applications.c.writeback_status != "confirmed")
-            .order_by(applications.c.id)
+            .where(applications.c.host == host, applications.c.writeback_status.in_(UNSETTLED))
+            # By payment first: the host sees the same order whatever order the match step's
+            # shards (workers) stored their decisions in.
+            .order_by(applications.c.payment_id, applications.c.id)
         ).all()
-        exc_rows = conn.execute(
-            sa.select(exception_items)
-            .where(
-                exception_items.c.host == host, exception_items.c.writeback_status != "confirmed"
-            )
-            .order_by(exception_items.c.id)
-        ).all()
-        payments = store.load_payments(
-            conn, [row.payment_id for row in app_rows] + [row.payment_id for row in exc_rows]
-        )
+        payments = store.load_payments(conn, [row.payment_id for row in app_rows])
         summaries = store.decision_summaries(conn, [row.payment_id for row in app_rows])
     app_writes = [
         ApplicationWrite(
@@ -488,38 +515,61 @@ def write_back(ctx: JobContext) -> Counts:
         )
         for row in app_rows
     ]
+    written, apps_refused = _push(
+        ctx, applications, app_writes, ctx.books.push_applications, "application"
+    )
+    # Read after the applications' push: it may have queued host_refused exceptions.
+    with ctx.engine.connect() as conn:
+        exc_rows = conn.execute(
+            sa.select(exception_items)
+            .where(
+                exception_items.c.host == host, exception_items.c.writeback_status.in_(UNSETTLED)
+            )
+            .order_by(exception_items.c.payment_id, exception_items.c.id)
+        ).all()
+        payments = store.load_payments(conn, [row.payment_id for row in exc_rows])
     exc_writes = [
         ExceptionWrite(row.idempotency_key, payments[row.payment_id], store.exception_from_row(row))
         for row in exc_rows
     ]
-    written = _push(ctx, applications, app_writes, ctx.books.push_applications, "application")
-    excepted = _push(ctx, exception_items, exc_writes, ctx.books.push_exceptions, "exception")
-    closed = _push_resolutions(ctx)
-    ctx.report(f"wrote back {written} application(s), {excepted} exception(s) to {host}")
+    excepted, excs_refused = _push(
+        ctx, exception_items, exc_writes, ctx.books.push_exceptions, "exception"
+    )
+    closed, closes_refused = _push_resolutions(ctx)
+    refusals = apps_refused + excs_refused + closes_refused
+    refused = f", {refusals} refused" if refusals else ""
+    ctx.report(f"wrote back {written} application(s), {excepted} exception(s) to {host}{refused}")
     return {
         "applications_written": written,
         "exceptions_written": excepted,
         "resolutions_written": closed,
+        "applications_refused": apps_refused,
+        "exceptions_refused": excs_refused,
+        "resolutions_refused": closes_refused,
     }
 
 
 RESOLUTION_ENTITY = "resolution"  # `bindings.entity` of a clerk's decision for the host
 
 
-def _push_resolutions(ctx: JobContext) -> int:
+def _push_resolutions(ctx: JobContext) -> tuple[int, int]:
     """Write the on-account / not-ours decisions of `ctx.books` not confirmed yet to the
     host: intent -> written before the push, confirmed with the host's id after (as
-    `steps.write_back` does for applications). Returns how many the host did not hold."""
+    `steps.write_back` does for applications); one the host refuses (its exception never
+    reached it, say) is kept `refused` and not pushed again. Returns (how many the host
+    did not hold, how many it refused)."""
     host = ctx.books.name
     pending = (bindings.c.host == host) & (bindings.c.entity == RESOLUTION_ENTITY)
     with ctx.engine.connect() as conn:
         keys = set(
             conn.scalars(
-                sa.select(bindings.c.local_id).where(pending, bindings.c.status != "confirmed")
+                sa.select(bindings.c.local_id).where(
+                    pending, bindings.c.status.in_(("intent", "written"))
+                )
             )
         )
         if not keys:
-            return 0
+            return 0, 0
         resolved = conn.execute(
             sa.select(exception_items.c.payment_id, exception_items.c.resolution).where(
                 exception_items.c.host == host, exception_items.c.status == "resolved"
@@ -544,8 +594,25 @@ def _push_resolutions(ctx: JobContext) -> int:
             .values(status="written", updated_at=ctx.now())
         )
     results = ctx.books.push_resolutions(writes)
+    taken = [result for result in results if result.refused is None]
+    by_key = {write.idempotency_key: write for write in writes}
     with ctx.engine.begin() as conn:
         for result in results:
+            if result.refused is not None:
+                key = result.idempotency_key
+                if store.record_binding_refusal(conn, host, RESOLUTION_ENTITY, key, ctx.now()):
+                    write = by_key[key]
+                    _audit_refusal(
+                        ctx,
+                        conn,
+                        "resolution",
+                        key,
+                        write.payment_id,
+                        write.invoice_id,
+                        None,
+                        result.refused,
+                    )
+                continue
             conn.execute(
                 sa.update(bindings)
                 .where(pending, bindings.c.local_id == result.idempotency_key)
@@ -563,15 +630,19 @@ def _push_resolutions(ctx: JobContext) -> int:
                         "already_present": result.already_present,
                     },
                 )
-                for result in results
+                for result in taken
             ],
         )
-    return sum(not result.already_present for result in results)
+    return sum(not result.already_present for result in taken), len(results) - len(taken)
 
 
-def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: str) -> int:
+def _push(
+    ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: str
+) -> tuple[int, int]:
+    """Push `writes` (intent `written` first), confirm what the host took and record what
+    it refused. Returns (records the host did not hold before, records it refused)."""
     if not writes:
-        return 0
+        return 0, 0
     keys = [write.idempotency_key for write in writes]
     with ctx.engine.begin() as conn:
         conn.execute(
@@ -580,16 +651,17 @@ def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: 
             .values(writeback_status="written")
         )
     results = push(writes)
-    if not results:
-        return 0
+    taken = [result for result in results if result.refused is None]
+    refusals = [result for result in results if result.refused is not None]
     with ctx.engine.begin() as conn:
-        conn.execute(
-            sa.update(table)
-            .where(table.c.idempotency_key == sa.bindparam("key"))
-            .values(writeback_status="confirmed", external_id=sa.bindparam("external"))
-            .execution_options(synchronize_session=False),
-            [{"key": r.idempotency_key, "external": r.external_id} for r in results],
-        )
+        if taken:
+            conn.execute(
+                sa.update(table)
+                .where(table.c.idempotency_key == sa.bindparam("key"))
+                .values(writeback_status="confirmed", external_id=sa.bindparam("external"))
+                .execution_options(synchronize_session=False),
+                [{"key": r.idempotency_key, "external": r.external_id} for r in taken],
+            )
         ctx.audit_many(
             conn,
             [
@@ -602,10 +674,107 @@ def _push(ctx: JobContext, table: sa.Table, writes: list, push: Callable, kind: 
                         "already_present": result.already_present,
                     },
                 )
-                for result in results
+                for result in taken
             ],
         )
-    return sum(not result.already_present for result in results)
+        by_key = {write.idempotency_key: write for write in writes}
+        _record_refusals(ctx, conn, table, kind, [(by_key[r.idempotency_key], r) for r in refusals])
+    return sum(not result.already_present for result in taken), len(refusals)
+
+
+def _record_refusals(
+    ctx: JobContext,
+    conn: sa.Connection,
+    table: sa.Table,
+    kind: str,
+    refusals: list[tuple[ApplicationWrite | ExceptionWrite, WriteResult]],
+) -> None:
+    """Mark each refused row `refused` with the host's message and audit it; queue the money
+    of a refused application for the clerk as a `host_refused` exception."""
+    host = ctx.books.name
+    invoice_ids = [_refused_invoice(write) for write, _ in refusals]
+    numbers = store.invoice_numbers(conn, host, [i for i in invoice_ids if i is not None])
+    for (write, result), invoice_id in zip(refusals, invoice_ids, strict=True):
+        message = result.refused or ""
+        if not store.record_refusal(conn, table, write.idempotency_key, message):
+            continue
+        number = numbers.get(invoice_id, invoice_id) if invoice_id is not None else None
+        _audit_refusal(
+            ctx,
+            conn,
+            kind,
+            write.idempotency_key,
+            write.payment.payment_id,
+            invoice_id,
+            number,
+            message,
+        )
+        if isinstance(write, ApplicationWrite):
+            store.insert_host_refused_exception(
+                conn,
+                _host_refused_item(host, write, number or write.application.invoice_id, message),
+                write.idempotency_key,
+                host=host,
+                run_id=ctx.run_id,
+                at=ctx.now(),
+            )
+
+
+def _audit_refusal(
+    ctx: JobContext,
+    conn: sa.Connection,
+    kind: str,
+    key: str,
+    payment_id: str,
+    invoice_id: str | None,
+    number: str | None,
+    message: str,
+) -> None:
+    """The `<kind>_refused` audit event of a refused write, and its progress line."""
+    host = ctx.books.name
+    ctx.audit(
+        conn,
+        f"{kind}_refused",
+        key,
+        host=host,
+        message=message,
+        payment_id=payment_id,
+        invoice_id=invoice_id,
+        invoice_number=number,
+    )
+    ctx.report(
+        f"{host} refused the {kind} of payment {payment_id}"
+        f"{f' to invoice {number}' if number else ''}: {message}"
+    )
+
+
+def _refused_invoice(write: ApplicationWrite | ExceptionWrite) -> str | None:
+    """The invoice a refused record names: the application's, or an exception's first
+    suggestion (None: an exception with no suggestion)."""
+    if isinstance(write, ApplicationWrite):
+        return write.application.invoice_id
+    return write.item.suggestions[0].invoice_id if write.item.suggestions else None
+
+
+def _host_refused_item(
+    host: str, write: ApplicationWrite, number: str, message: str
+) -> ExceptionItem:
+    """The exception for the money of a refused application: its amount, the host's words
+    as the reason, and the refused invoice as the first suggestion (with the match's why)."""
+    application = write.application
+    refused = Reason(
+        ExceptionReason.HOST_REFUSED.value,
+        f"{host} refused applying {application.amount} to invoice {number}: {message}",
+    )
+    return ExceptionItem(
+        payment_id=write.payment.payment_id,
+        reason=ExceptionReason.HOST_REFUSED,
+        amount=application.amount,
+        suggestions=(
+            Suggestion(application.invoice_id, write.confidence, (refused, *write.reasons)),
+        ),
+        reasons=(refused,),
+    )
 
 
 def _per_books_host(step: Callable[[JobContext], Counts]) -> Callable[[JobContext], Counts]:

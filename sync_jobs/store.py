@@ -7,11 +7,13 @@ becomes a row and back. Money goes in as integer minor units plus currency; neve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from cash_application.matching import EVIDENCE_PATH, outcome
 from cash_application.payer import History
 from mappings.money import Money
 from mappings.records import (
@@ -34,6 +36,7 @@ from sync_jobs.ledger.schema import (
     applications,
     audit_log,
     bank_files,
+    bindings,
     customers,
     decisions,
     exception_items,
@@ -41,6 +44,7 @@ from sync_jobs.ledger.schema import (
     payments,
     pull_cursors,
     remittance_advices,
+    step_checkpoints,
 )
 
 
@@ -247,6 +251,8 @@ def open_invoices(
         .where(
             applications.c.host == host,
             invoices.c.status == "open",
+            # A refused application never reached the host: the invoice is still open for it.
+            applications.c.writeback_status != "refused",
             sa.or_(applications.c.writeback_status != "confirmed", ~seen_by_pull),
         )
         .group_by(applications.c.invoice_id)
@@ -315,8 +321,79 @@ def learned_history(conn: sa.Connection, host: str) -> History:
                 for name, account, invoice_id in applied
                 if invoice_id in owners
             )
-        )
+        ),
+        learned_outcomes(conn, host),
     )
+
+
+def learned_outcomes(conn: sa.Connection, host: str) -> tuple[tuple[str, bool], ...]:
+    """What production teaches about each evidence path (`matching.outcome`): for every
+    decision whose fate is settled, its path and whether its reading (what it applied, or
+    the proposal it held back) is what finally stood. Settled: a clerk resolved one of the
+    payment's exception items, or every application it made was confirmed in the host
+    with nothing left open. What stood: the applications the host did not refuse, plus
+    the invoice a clerk applied the payment to. So an auto-applied decision that stood
+    counts as right; one whose application a clerk redid on another invoice, or a held
+    proposal the clerk applied differently or not at all, counts as wrong. A decision
+    still awaiting the host or a clerk teaches nothing yet."""
+    of_host = sa.union(
+        sa.select(applications.c.payment_id).where(applications.c.host == host),
+        sa.select(exception_items.c.payment_id).where(exception_items.c.host == host),
+    ).subquery()
+    apps: dict[str, list[sa.Row[Any]]] = {}
+    for row in conn.execute(
+        sa.select(applications).where(applications.c.host == host).order_by(applications.c.id)
+    ):
+        apps.setdefault(row.payment_id, []).append(row)
+    items: dict[str, list[sa.Row[Any]]] = {}
+    for row in conn.execute(
+        sa.select(exception_items)
+        .where(exception_items.c.host == host)
+        .order_by(exception_items.c.id)
+    ):
+        items.setdefault(row.payment_id, []).append(row)
+    found = []
+    for row in conn.execute(
+        sa.select(decisions)
+        .where(decisions.c.payment_id.in_(sa.select(of_host.c.payment_id)))
+        .order_by(decisions.c.payment_id)
+    ):
+        if not any(r.get("code") == EVIDENCE_PATH for r in row.reasons or ()):
+            continue
+        made = apps.get(row.payment_id, [])
+        raised = items.get(row.payment_id, [])
+        resolved = [item for item in raised if item.status == "resolved"]
+        settled = bool(resolved) or (
+            bool(made)
+            and all(a.writeback_status == "confirmed" for a in made)
+            and not any(item.status == "open" for item in raised)
+        )
+        if not settled:
+            continue
+        stood = {a.invoice_id for a in made if a.writeback_status != "refused"}
+        stood.update(
+            item.resolution["invoice_id"]
+            for item in resolved
+            if item.resolution
+            and item.resolution.get("action") == "apply"
+            and item.resolution.get("invoice_id")
+        )
+        own_key = idempotency_key(row.payment_id, "exception")
+        decision = Decision(
+            payment_id=row.payment_id,
+            outcome=Outcome(row.outcome),
+            confidence=row.confidence,
+            engine_version=row.engine_version,
+            applications=tuple(application_from_row(a) for a in made),
+            exception=next(
+                (exception_from_row(i) for i in raised if i.idempotency_key == own_key), None
+            ),
+            reasons=_reasons(row.reasons),
+        )
+        judged = outcome(decision, stood)
+        if judged is not None:
+            found.append(judged)
+    return tuple(found)
 
 
 # -- payments ------------------------------------------------------------------------
@@ -565,28 +642,134 @@ def record_decisions(
     if application_rows:
         conn.execute(sa.insert(applications), application_rows)
     exception_rows = [
-        {
-            "payment_id": item.payment_id,
-            "host": host,
-            "reason": item.reason.value,
-            "amount_minor": item.amount.minor,
-            "currency": item.amount.currency,
-            "suggestions": [
-                {"invoice_id": s.invoice_id, "score": s.score, "reasons": _reasons_json(s.reasons)}
-                for s in item.suggestions
-            ],
-            "reasons": _reasons_json(item.reasons),
-            "status": "open",
-            "idempotency_key": idempotency_key(item.payment_id, "exception"),
-            "writeback_status": "pending",
-            "created_at": at,
-            "run_id": run_id,
-        }
+        _exception_row(
+            item, idempotency_key(item.payment_id, "exception"), host=host, run_id=run_id, at=at
+        )
         for d in new
         if (item := d.exception) is not None
     ]
     if exception_rows:
         conn.execute(sa.insert(exception_items), exception_rows)
+
+
+def _exception_row(
+    item: ExceptionItem, key: str, *, host: str, run_id: str, at: datetime
+) -> dict[str, Any]:
+    """An `exception_items` row for `item`: open, pending write-back under `key`."""
+    return {
+        "payment_id": item.payment_id,
+        "host": host,
+        "reason": item.reason.value,
+        "amount_minor": item.amount.minor,
+        "currency": item.amount.currency,
+        "suggestions": [
+            {"invoice_id": s.invoice_id, "score": s.score, "reasons": _reasons_json(s.reasons)}
+            for s in item.suggestions
+        ],
+        "reasons": _reasons_json(item.reasons),
+        "status": "open",
+        "idempotency_key": key,
+        "writeback_status": "pending",
+        "created_at": at,
+        "run_id": run_id,
+    }
+
+
+def host_refused_key(application_key: str) -> str:
+    """The key of the exception that carries a refused application: derived from the
+    application's own, so a rerun after a crash creates it once."""
+    return idempotency_key(application_key, ExceptionReason.HOST_REFUSED.value)
+
+
+def record_refusal(conn: sa.Connection, table: sa.Table, key: str, message: str) -> bool:
+    """Mark the row under `key` refused by the host, with its message; False if it was
+    not awaiting the host's answer (`written`), so a refusal is recorded once."""
+    updated = conn.execute(
+        sa.update(table)
+        .where(table.c.idempotency_key == key, table.c.writeback_status == "written")
+        .values(writeback_status="refused", writeback_error=message)
+    )
+    return bool(updated.rowcount)
+
+
+def record_binding_refusal(
+    conn: sa.Connection, host: str, entity: str, key: str, at: datetime
+) -> bool:
+    """Mark a `bindings` row refused by the host (its message is in the audit log); False
+    if it was not awaiting the host's answer (`written`), so a refusal is recorded once."""
+    updated = conn.execute(
+        sa.update(bindings)
+        .where(
+            bindings.c.host == host,
+            bindings.c.entity == entity,
+            bindings.c.local_id == key,
+            bindings.c.status == "written",
+        )
+        .values(status="refused", updated_at=at)
+    )
+    return bool(updated.rowcount)
+
+
+def insert_host_refused_exception(
+    conn: sa.Connection,
+    item: ExceptionItem,
+    application_key: str,
+    *,
+    host: str,
+    run_id: str,
+    at: datetime,
+) -> None:
+    """Queue `item` (the money of a refused application) for the clerk, pending write-back."""
+    conn.execute(
+        sa.insert(exception_items).values(
+            _exception_row(item, host_refused_key(application_key), host=host, run_id=run_id, at=at)
+        )
+    )
+
+
+REFUSAL_EVENTS = ("application_refused", "exception_refused", "resolution_refused")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A record the books host refused, as write-back audited it."""
+
+    kind: str  # "application", "exception" or "resolution"
+    payment_id: str
+    invoice_number: str | None
+    message: str
+
+
+def refusals_of_run(conn: sa.Connection, run_id: str, since: datetime) -> list[Refusal]:
+    """The refusals write-back recorded in run `run_id` (which started at `since`)."""
+    rows = conn.execute(
+        sa.select(audit_log.c.event, audit_log.c.payload)
+        .where(audit_log.c.event.in_(REFUSAL_EVENTS), audit_log.c.at >= since)
+        .order_by(audit_log.c.seq)
+    )
+    return [
+        Refusal(
+            row.event.removesuffix("_refused"),
+            row.payload["payment_id"],
+            row.payload["invoice_number"],
+            row.payload["message"],
+        )
+        for row in rows
+        if row.payload.get("run_id") == run_id
+    ]
+
+
+def invoice_numbers(conn: sa.Connection, host: str, ids: Iterable[str]) -> dict[str, str]:
+    """The numbers of these invoices of `host` as last pulled, by id (a clerk knows numbers)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(invoices.c.invoice_id, invoices.c.number).where(
+            invoices.c.host == host, invoices.c.invoice_id.in_(wanted)
+        )
+    )
+    return {row.invoice_id: row.number for row in rows}
 
 
 def application_from_row(row: sa.Row[Any]) -> Application:
@@ -656,4 +839,79 @@ def load_decisions(conn: sa.Connection, where: sa.ColumnElement[bool]) -> list[D
             reasons=_reasons(row.reasons),
         )
         for row in rows
+    ]
+
+
+# -- the match step's parts on the workers (sync_jobs.workers) ------------------------
+
+MATCH_PARTS = "match.%"  # step names of a sharded match step's parts
+
+
+def round_payments(conn: sa.Connection, sources: Sequence[str], run_id: str) -> list[Payment]:
+    """Payments from these sources that the run's match step decides: those with no
+    decision yet, and those a part of this run's match step decided already."""
+    query = (
+        _payments_query()
+        .outerjoin(decisions, decisions.c.payment_id == payments.c.payment_id)
+        .where(
+            sa.or_(decisions.c.payment_id.is_(None), decisions.c.run_id == run_id),
+            bank_files.c.source.in_(sources),
+        )
+        .order_by(payments.c.payment_id)
+    )
+    return [_payment(row) for row in conn.execute(query)]
+
+
+def match_parts(conn: sa.Connection, run_id: str) -> dict[str, dict[str, Any]]:
+    """The parts of the run's sharded match step recorded so far: step name -> detail."""
+    rows = conn.execute(
+        sa.select(step_checkpoints.c.step, step_checkpoints.c.detail).where(
+            step_checkpoints.c.run_id == run_id, step_checkpoints.c.step.like(MATCH_PARTS)
+        )
+    )
+    return {row.step: row.detail for row in rows}
+
+
+def record_match_part(
+    conn: sa.Connection, run_id: str, part: str, detail: Mapping[str, Any], at: datetime
+) -> None:
+    """Record a part of the match step as done. A plain insert: a second recording of the
+    same part (a duplicated task) fails on the primary key, so its transaction, with the
+    decisions it would have stored, stores nothing."""
+    conn.execute(
+        sa.insert(step_checkpoints).values(
+            run_id=run_id,
+            step=part,
+            status="done",
+            started_at=at,
+            finished_at=at,
+            detail=dict(detail),
+        )
+    )
+
+
+def invoices_open_at(
+    conn: sa.Connection, host: str, open_minor: Mapping[str, int]
+) -> list[Invoice]:
+    """The invoices in `open_minor` (invoice id -> open minor units), in id order, as open
+    as it says: as a match step's plan found them, whatever its parts consumed since."""
+    rows = conn.execute(
+        sa.select(invoices)
+        .where(invoices.c.host == host, invoices.c.status == "open")
+        .order_by(invoices.c.invoice_id)
+    )
+    return [
+        Invoice(
+            invoice_id=row.invoice_id,
+            number=row.number,
+            customer_id=row.customer_id,
+            total=Money(row.total_minor, row.currency),
+            open_amount=Money(open_minor[row.invoice_id], row.currency),
+            issue_date=row.issue_date,
+            due_date=row.due_date,
+            po_number=row.po_number,
+            discount_terms=row.discount_terms,
+        )
+        for row in rows
+        if row.invoice_id in open_minor
     ]

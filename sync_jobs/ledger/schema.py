@@ -70,9 +70,11 @@ RUN_STATUSES = ("running", "succeeded", "failed")
 STEP_STATUSES = ("running", "done", "failed")
 BANK_FILE_STATUSES = ("received", "parsed", "quarantined")
 OUTCOMES = ("applied", "partially_applied", "exception")
-WRITEBACK_STATUSES = ("pending", "written", "confirmed")
+# `refused`: the host refused the record (its message in `writeback_error`); never pushed again.
+WRITEBACK_STATUSES = ("pending", "written", "confirmed", "refused")
 EXCEPTION_STATUSES = ("open", "resolved")
-BINDING_STATUSES = ("intent", "written", "confirmed")
+# `refused`: the host refused the write (its message in the audit log); never pushed again.
+BINDING_STATUSES = ("intent", "written", "confirmed", "refused")
 
 RUN_ID = sa.String(32)  # uuid4 hex
 DIGEST = sa.String(64)  # sha256 hex
@@ -267,6 +269,7 @@ applications = sa.Table(
     sa.Column("idempotency_key", KEY, nullable=False),
     sa.Column("writeback_status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("external_id", HOST_ID, nullable=True),
+    sa.Column("writeback_error", sa.Text(), nullable=True),  # the host's refusal message
     sa.Column("run_id", RUN_ID, nullable=True),
     sa.UniqueConstraint("idempotency_key"),
     _status_check("writeback_status", WRITEBACK_STATUSES, "writeback_status"),
@@ -292,6 +295,7 @@ exception_items = sa.Table(
     sa.Column("idempotency_key", KEY, nullable=False),
     sa.Column("writeback_status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("external_id", HOST_ID, nullable=True),
+    sa.Column("writeback_error", sa.Text(), nullable=True),  # as on `applications`
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("resolved_at", UtcDateTime(), nullable=True),
     sa.Column("run_id", RUN_ID, nullable=True),

@@ -47,6 +47,10 @@ class BooksHarness(Protocol):
     def touch_invoice(self, invoice_id: str) -> None:
         """Change an invoice in the host (as a user editing it), moving its modification time."""
 
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        """Make the host itself refuse postings to this invoice from now on, by the host's
+        own means (a cancelled or locked invoice, a constraint, a fault)."""
+
     def books_config(self) -> tuple[str, dict[str, str]]:
         """The `[books.NAME]` keys (TOML lines, `kind` included) an admin writes for this
         host, and the environment variables holding its secrets."""

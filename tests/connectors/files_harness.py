@@ -101,6 +101,13 @@ class FilesHarness:
         columns = (*RESOLUTION_COLUMNS, KEY_COLUMN)
         write_csv_atomic(self.folder / "resolutions.csv", columns, rows)
 
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        # The next export no longer has the invoice (cancelled in the ERP): the files
+        # host refuses applications to an invoice not in open_invoices.csv.
+        path = self.folder / "open_invoices.csv"
+        rows = [row for row in self._rows(path.name) if row["invoice_number"] != invoice_number]
+        write_csv_atomic(path, INVOICE_COLUMNS, rows)
+
     def books_config(self) -> tuple[str, dict[str, str]]:
         return f'kind = "files"\npath = "{self.folder}"\n', {}
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from books_harness import HeldApplication
-from servers.odbc import OdbcDatabase, postgres_database, sqlite_database
+from servers.odbc import OdbcDatabase, lock_item, postgres_database, sqlite_database
 
 from connectors.errors import RetryPolicy
 from connectors.odbc import OdbcBooks, OdbcSettings, PyOdbc
@@ -180,6 +180,9 @@ class OdbcHarness:
                 )
             ]
         )
+
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        lock_item(self.database, invoice_number)
 
     def books_config(self) -> tuple[str, dict[str, str]]:
         table = (

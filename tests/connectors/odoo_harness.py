@@ -324,6 +324,18 @@ class OdooHarness:
             feedback = "not ours" if action == "not_ours" else "left on account"
         self.admin("mail.activity", "action_feedback", [activity], feedback=feedback)
 
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        """Cancel the invoice as an Odoo user does (reset to draft, cancel): Odoo's
+        register-payment wizard then refuses it with a UserError."""
+        (move,) = self.admin("account.move", "search", [["name", "=", invoice_number]])
+        for method in ("button_draft", "button_cancel"):
+            try:
+                self.admin("account.move", method, [move])
+            except xmlrpc.client.Fault as fault:
+                # Both return None: Odoo commits, then cannot marshal the answer.
+                if "cannot marshal None" not in fault.faultString:
+                    raise
+
     def books_config(self) -> tuple[str, dict[str, str]]:
         table = (
             f'kind = "odoo"\nurl = "{self.server.url}"\ndatabase = "{self.server.database}"\n'

@@ -200,6 +200,11 @@ class SalesforceHarness:
             values[f["resolved_invoice"]] = host_id
         getattr(self.sf, ex.name).update(row["Id"], values)
 
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        """Put the invoice on hold as an admin's validation rule does: the org refuses
+        every allocation and write-off on it (FIELD_CUSTOM_VALIDATION_EXCEPTION)."""
+        self.server.refuse_writes_for(invoice_number)
+
     def books_config(self) -> tuple[str, dict[str, str]]:
         mapping = self.mapping.source.stem
         table = (

@@ -129,6 +129,11 @@ class SoapHarness:
             values[f["resolved_amount"]] = Decimal(invoice[i["open_amount"]])
         self.books.update("cases", row, self.books.typed("cases", values))
 
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        number = self.mapping.invoices.fields["number"]
+        (invoice,) = [row for row in self.books.rows["invoices"] if row[number] == invoice_number]
+        self.books.hold(invoice)
+
     def books_config(self) -> tuple[str, dict[str, str]]:
         settings = self.host.settings
         table = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,10 @@ from files_harness import FilesHarness
 from odbc_harness import odbc_harness
 from odoo_harness import odoo_harness
 from salesforce_harness import salesforce_harness
-from soap_harness import soap_harness
+from soap_harness import SoapHarness, soap_harness
 from typer.testing import CliRunner
 
+from cash_application.policy import MatchPolicy
 from connectors.files import FilesBooks
 from mappings.money import Money
 from mappings.records import (
@@ -38,8 +39,12 @@ from mappings.records import (
     Suggestion,
     idempotency_key,
 )
+from sync_jobs.clerk_actions import ClerkDesk, close_item
 from sync_jobs.cli import app
+from sync_jobs.config import load_config
 from sync_jobs.ledger import default_url
+from sync_jobs.store import host_refused_key
+from sync_jobs.wiring import build_books
 
 HARNESSES: dict[str, Callable[[pytest.FixtureRequest], BooksHarness]] = {
     "files": lambda request: FilesHarness(request.getfixturevalue("tmp_path") / "books"),
@@ -217,6 +222,24 @@ def test_a_decision_taken_in_arlink_closes_the_hosts_item_once(
     assert len(harness.host.pull_resolutions(None)) == 1
 
 
+def test_a_refused_application_comes_back_refused_and_the_rest_is_posted(
+    harness: BooksHarness,
+) -> None:
+    harness.refuse_writes_for("INV-1002")
+    writes = [write("p1", "1750.00", "I1", "1500.00"), write("p1", "1750.00", "I2", "250.00")]
+    taken, refused = harness.host.push_applications(writes)
+    assert taken.refused is None
+    assert taken.external_id
+    assert refused.refused, "the host's message"
+    assert not refused.external_id
+    assert [(a.invoice_id, a.amount) for a in harness.applied()] == [("I1", usd("1500.00"))]
+    # A rerun finds the one posted; the host still refuses the other, and posts nothing.
+    again = harness.host.push_applications(writes)
+    assert (again[0].already_present, again[0].external_id) == (True, taken.external_id)
+    assert again[1].refused
+    assert len(harness.applied()) == 1
+
+
 # ---------------------------------------------------------------------------------------
 # A whole `arlink run` over the host, configured as an admin would
 
@@ -237,6 +260,10 @@ sources = ["operating"]
 books = "erp"
 sources = ["operating"]
 steps = ["write-back"]
+[jobs.decide]
+books = "erp"
+sources = ["operating"]
+steps = ["pull", "fetch", "parse", "match"]
 """
 
 
@@ -245,12 +272,14 @@ def bare_harness(request: pytest.FixtureRequest) -> BooksHarness:
     return HARNESSES[request.param](request)
 
 
-def test_arlink_run_over_the_host_posts_once_even_after_a_lost_confirmation(
-    bare_harness: BooksHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def demo_workspace(
+    harness: BooksHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """The demo's books seeded into the host and its bank folder beside a config naming the
+    host as an admin would; returns `arlink(*args)` run over that config."""
     demo = FilesBooks("demo", DEMO / "books")
-    bare_harness.seed(demo.pull_customers(None), demo.pull_open_invoices(None))
-    table, env = bare_harness.books_config()
+    harness.seed(demo.pull_customers(None), demo.pull_open_invoices(None))
+    table, env = harness.books_config()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     shutil.copytree(DEMO / "bank", tmp_path / "bank")
@@ -260,6 +289,13 @@ def test_arlink_run_over_the_host_posts_once_even_after_a_lost_confirmation(
     def arlink(*args: str) -> CliResult:
         return CliRunner().invoke(app, ["--config", str(config), *args])
 
+    return arlink
+
+
+def test_arlink_run_over_the_host_posts_once_even_after_a_lost_confirmation(
+    bare_harness: BooksHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arlink = demo_workspace(bare_harness, tmp_path, monkeypatch)
     check = arlink("check")
     assert check.exit_code == 0, check.stdout + check.stderr
     run = arlink("run", "daily", "--json")
@@ -289,3 +325,157 @@ def test_arlink_run_over_the_host_posts_once_even_after_a_lost_confirmation(
     assert again.exit_code == 0, again.stderr
     assert sorted(bare_harness.applied(), key=str) == sorted(applied, key=str)
     assert bare_harness.exception_keys() == excepted
+
+
+def test_arlink_run_sends_a_refused_application_to_the_clerk_and_goes_on(
+    bare_harness: BooksHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arlink = demo_workspace(bare_harness, tmp_path, monkeypatch)
+    decided = arlink("run", "decide")
+    assert decided.exit_code == 0, decided.stderr
+    # Between match and write-back, the host stops taking payments on one invoice (the demo
+    # pays it and INV-10062 with one payment).
+    bare_harness.refuse_writes_for("INV-10063")
+    run = arlink("run", "writeback", "--json")
+    assert run.exit_code == 0, run.stderr
+    engine = sa.create_engine(default_url(tmp_path / "var"))
+    with engine.connect() as conn:
+        ((key, payment_id, message),) = conn.execute(
+            sa.text(
+                "SELECT a.idempotency_key, a.payment_id, a.writeback_error FROM applications a "
+                "JOIN invoices i ON i.host = a.host AND i.invoice_id = a.invoice_id "
+                "WHERE a.writeback_status = 'refused' AND i.number = 'INV-10063'"
+            )
+        ).all()
+        others = set(
+            conn.scalars(
+                sa.text(
+                    "SELECT idempotency_key FROM applications WHERE writeback_status = 'confirmed'"
+                )
+            )
+        )
+        same_payment = set(
+            conn.scalars(
+                sa.text("SELECT idempotency_key FROM applications WHERE payment_id = :p"),
+                {"p": payment_id},
+            )
+        )
+        ((payload,),) = conn.execute(
+            sa.text("SELECT payload FROM audit_log WHERE event = 'application_refused'")
+        ).all()
+        ((reason, exception_status),) = conn.execute(
+            sa.text(
+                "SELECT reason, writeback_status FROM exception_items WHERE idempotency_key = :k"
+            ),
+            {"k": host_refused_key(key)},
+        ).all()
+    assert message
+    assert f"payment {payment_id}, invoice INV-10063: {message}" in run.stderr
+    assert json.loads(payload)["message"] == message
+    assert (reason, exception_status) == ("host_refused", "confirmed")
+    # The payment's other application and every other one are in the host; the refused
+    # one is not; its money is in the host's exception queue, where the clerk looks.
+    held = {a.idempotency_key for a in bare_harness.applied()}
+    assert held == others
+    assert same_payment - {key} <= held
+    assert key not in held
+    assert host_refused_key(key) in bare_harness.exception_keys()
+
+    # A rerun posts nothing more and does not try the refused application again.
+    excepted = sorted(bare_harness.exception_keys())
+    again = arlink("run", "writeback")
+    assert again.exit_code == 0, again.stderr
+    assert "refused" not in again.stderr
+    assert {a.idempotency_key for a in bare_harness.applied()} == held
+    assert sorted(bare_harness.exception_keys()) == excepted
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM audit_log WHERE event = 'application_refused'")
+            ).scalar()
+            == 1
+        )
+    engine.dispose()
+
+
+@pytest.fixture(params=["soap-bc", "soap-generic"])
+def soap_host(request: pytest.FixtureRequest) -> SoapHarness:
+    return HARNESSES[request.param](request)
+
+
+def test_a_refused_exception_stays_refused_and_is_not_pushed_again(
+    soap_host: SoapHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Of the hosts, a SOAP service alone answers the creation of an exception record with a
+    # Fault of its own (a field rule of the exception page).
+    arlink = demo_workspace(soap_host, tmp_path, monkeypatch)
+    assert arlink("run", "decide").exit_code == 0
+    create = soap_host.mapping.exceptions.operation
+    # Business Central's pages all call it `Create`: the exception page's alone refuses.
+    page = "cases" if soap_host.server.flavour == "bc" else None
+    soap_host.server.refuse("Payer Name must have a value", create, page)
+    run = arlink("run", "writeback")
+    assert run.exit_code == 0, run.stderr
+    engine = sa.create_engine(default_url(tmp_path / "var"))
+    with engine.connect() as conn:
+        ((key, payment_id, message),) = conn.execute(
+            sa.text(
+                "SELECT idempotency_key, payment_id, writeback_error FROM exception_items "
+                "WHERE writeback_status = 'refused'"
+            )
+        ).all()
+        confirmed = set(
+            conn.scalars(
+                sa.text(
+                    "SELECT idempotency_key FROM exception_items "
+                    "WHERE writeback_status = 'confirmed'"
+                )
+            )
+        )
+        events = conn.execute(
+            sa.text("SELECT subject, payload FROM audit_log WHERE event = 'exception_refused'")
+        ).all()
+    assert "Payer Name must have a value" in message
+    assert f"exception of payment {payment_id}" in run.stderr
+    assert [(subject, json.loads(payload)["message"]) for subject, payload in events] == [
+        (key, message)
+    ]
+    assert set(soap_host.exception_keys()) == confirmed
+    assert confirmed
+
+    # A rerun neither sends the refused exception again nor anything else.
+    calls = soap_host.server.calls.count(create)
+    again = arlink("run", "writeback")
+    assert again.exit_code == 0, again.stderr
+    assert soap_host.server.calls.count(create) == calls
+    assert set(soap_host.exception_keys()) == confirmed
+
+    # A clerk closes the refused item in arlink web: the host holds no exception to close,
+    # so it refuses the decision too, once; the item stays resolved in arlink.
+    config = load_config(tmp_path / "config.toml").config
+    desk = ClerkDesk(
+        engine, lambda name: build_books(config, name), tmp_path / "var", MatchPolicy(), "ann",
+        lambda: datetime.now(UTC),
+    )  # fmt: skip
+    with engine.connect() as conn:
+        ((item_id, amount_minor, currency),) = conn.execute(
+            sa.text(
+                "SELECT id, amount_minor, currency FROM exception_items WHERE idempotency_key = :k"
+            ),
+            {"k": key},
+        ).all()
+    closed = close_item(
+        desk, item_id, "on_account", expected_open=str(Money(amount_minor, currency))
+    )
+    assert closed.writeback_error is None
+    with engine.connect() as conn:
+        ((status,),) = conn.execute(sa.text("SELECT status FROM bindings")).all()
+        ((payload,),) = conn.execute(
+            sa.text("SELECT payload FROM audit_log WHERE event = 'resolution_refused'")
+        ).all()
+    assert status == "refused"
+    assert f"payment {payment_id}: no exception for it" in json.loads(payload)["message"]
+    updates = soap_host.server.calls.count(soap_host.mapping.exceptions.update or "")
+    assert arlink("run", "writeback").exit_code == 0
+    assert soap_host.server.calls.count(soap_host.mapping.exceptions.update or "") == updates
+    engine.dispose()

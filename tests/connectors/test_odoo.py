@@ -445,8 +445,8 @@ def test_an_invoice_paid_meanwhile_is_refused_not_overpaid(
     acme = admin.add_customer("Acme")
     move = admin.add_invoice(acme, usd("100.00"), "INV-1")
     admin.pay([move], usd("60.00"), "clerk was faster")
-    with pytest.raises(Exception, match="pull again"):
-        books(server).push_applications([write("p1", "100.00", move, "100.00")])
+    (result,) = books(server).push_applications([write("p1", "100.00", move, "100.00")])
+    assert "pull again" in (result.refused or ""), result
     assert held_payments(admin, server) == []
 
 

@@ -1,8 +1,10 @@
 """What is particular to the `salesforce` books host, beyond the contract suite: check()
 naming what the org lacks, the OAuth login refused, transient errors retried within the
 bound (and a create never retried), an expired session rebuilt, REST paging and Bulk
-API 2.0, the daily API budget, incremental pulls, the mapping loader's errors, and the
-test org's own semantics (SOQL, upsert answers, roll-ups)."""
+API 2.0, the daily API budget, incremental pulls, writes in sObject Collections (a record
+the org refuses is refused alone, a locked row sent again, 200 a call), the mapping
+loader's errors, and the test org's own semantics (SOQL, upsert and collection answers,
+roll-ups)."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from salesforce_harness import SalesforceHarness, books_for
 from servers.salesforce import BILLING, CUSTOM, SalesforceServer
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors.errors import AuthError, RetriesExhaustedError, RetryLaterError
-from connectors.salesforce import SalesforceRecordError, SalesforceSettings
+from connectors.errors import AuthError, FixConfigError, RetriesExhaustedError, RetryLaterError
+from connectors.protocols import CheckResult
+from connectors.salesforce import SalesforceSettings
 from mappings.money import Money
 from mappings.records import (
     Application,
@@ -104,15 +107,20 @@ def test_check_names_a_missing_field_and_a_key_that_is_not_an_external_id(
         org.server.org.profile.objects["blng__Payment__c"]["arlink_Key__c"]
     )("arlink_Key__c", "string")
     results = org.books.check()
-    assert [r.ok for r in results] == [True, True, False]
-    detail = results[-1].detail
+    assert [r.ok for r in results] == [True, True, False, True]
+    detail = results[2].detail
     assert "`blng__Invoice__c` fields blng__DueDate__c" in detail
     assert "mark `blng__Payment__c.arlink_Key__c` External ID" in detail
 
 
+def _mapping_line(results: list[CheckResult]) -> CheckResult:
+    (line,) = [r for r in results if r.detail.startswith("mapping ")]
+    return line
+
+
 def test_check_names_a_missing_object(org: SalesforceHarness) -> None:
     del org.server.org.profile.objects["blng__CreditNote__c"]
-    (*_, mapping) = org.books.check()
+    mapping = _mapping_line(org.books.check())
     assert not mapping.ok
     assert "object `blng__CreditNote__c`" in mapping.detail
 
@@ -122,7 +130,7 @@ def test_check_names_a_condition_that_is_not_soql(org: SalesforceHarness, tmp_pa
     text = text.replace('blng__Balance__c > 0"', 'blng__Balance__c >> 0"')
     (tmp_path / "typo.toml").write_text(text)
     books = books_for(org.server, SalesforceMapping.load(tmp_path / "typo.toml"))
-    (*_, mapping) = books.check()
+    mapping = _mapping_line(books.check())
     assert not mapping.ok
     assert "`invoices.open_where` is not valid SOQL" in mapping.detail
 
@@ -174,7 +182,7 @@ def test_an_upsert_is_retried_but_a_create_never(org: SalesforceHarness) -> None
     org.server.fail(1, only="POST /services/data")
     with pytest.raises(RetryLaterError, match="outcome unknown"):
         org.books.push_exceptions([exception])
-    posts = [r for r in org.server.requests if r == ("POST", f"{_data(org)}/sobjects/Task/")]
+    posts = [r for r in org.server.requests if r == ("POST", f"{_data(org)}/composite/sobjects")]
     assert len(posts) == 1  # the failed create was not sent again
     assert _queries(org.server, "query") > lookups + 1  # looked up before and after
     (created,) = org.books.push_exceptions([exception])
@@ -196,7 +204,9 @@ def test_a_task_created_but_unconfirmed_is_found_not_created_again(
 
 
 def test_an_allocation_whose_answer_was_lost_is_upserted_once(org: SalesforceHarness) -> None:
-    org.server.lose_answer("PATCH /services/data/v62.0/sobjects/blng__PaymentAllocationInvoice__c")
+    org.server.lose_answer(
+        "PATCH /services/data/v62.0/composite/sobjects/blng__PaymentAllocationInvoice__c"
+    )
     (result,) = org.books.push_applications([write("p1", _host(org, "I4"), "100.00")])
     assert len(org.server.org.records["blng__PaymentAllocationInvoice__c"]) == 1 + 1  # + seed's
     assert org.server.org.records["blng__Invoice__c"][_host(org, "I4")]["blng__Balance__c"] == 300
@@ -269,11 +279,85 @@ def test_a_write_off_is_written_once_and_closes_the_invoice(org: SalesforceHarne
 
 
 def test_more_than_the_balance_is_refused_before_writing(org: SalesforceHarness) -> None:
-    with pytest.raises(SalesforceRecordError, match=re.escape("INV-1002 has 100.00 USD open")):
-        org.books.push_applications([write("p1", _host(org, "I2"), "250.00")])
-    assert not any(
-        r.get("arlink_Key__c") for r in org.server.org.records["blng__Payment__c"].values()
+    (refused, applied) = org.books.push_applications(
+        [write("p1", _host(org, "I2"), "250.00"), write("p2", _host(org, "I4"), "400.00")]
     )
+    assert refused.external_id == ""
+    assert "INV-1002 has 100.00 USD open" in (refused.refused or "")
+    assert applied.refused is None
+    assert applied.external_id
+    keys = {r.get("arlink_Key__c") for r in org.server.org.records["blng__Payment__c"].values()}
+    assert keys >= {"p2"}
+    assert "p1" not in keys  # nothing written for the refused one
+
+
+def _collections(server: SalesforceServer, obj: str = "") -> int:
+    return sum(1 for _, path in server.requests if "/composite/sobjects" + obj in path)
+
+
+def test_the_org_refusing_one_allocation_refuses_that_one_and_applies_the_rest(
+    org: SalesforceHarness,
+) -> None:
+    org.refuse_writes_for("INV-1001")
+    writes = [write("p1", _host(org, "I1"), "1500.00"), write("p2", _host(org, "I4"), "100.00")]
+    refused, applied = org.books.push_applications(writes)
+    assert refused.refused == (
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION: Invoice INV-1001 is on hold: "
+        "no payment may be applied to it"
+    )
+    assert refused.external_id == ""
+    assert applied.refused is None
+    assert applied.external_id in org.server.org.records["blng__PaymentAllocationInvoice__c"]
+    assert [a.invoice_id for a in org.applied()] == ["I4"]
+    assert _collections(org.server) == 2  # the payment records, then the allocations
+    again_refused, again_applied = org.books.push_applications(writes)
+    assert again_refused.refused == refused.refused
+    assert again_applied.already_present
+    assert [a.invoice_id for a in org.applied()] == ["I4"]
+
+
+def test_a_refused_write_off_refuses_its_application(org: SalesforceHarness) -> None:
+    org.refuse_writes_for("INV-1003")
+    (result,) = org.books.push_applications(
+        [write("p1", _host(org, "I3"), "99.90", write_off=usd("0.09"))]
+    )
+    assert "INV-1003 is on hold" in (result.refused or "")
+    assert not org.applied()
+    assert not org.server.org.records["blng__CreditNote__c"]
+
+
+def test_writes_go_in_collections_of_at_most_200(org: SalesforceHarness) -> None:
+    account = org.customers["C2"]
+    ids = [
+        org.server.org.create(
+            "blng__Invoice__c",
+            {"Name": f"INV-9{n:03d}", "blng__Account__c": account,
+             "blng__TotalAmount__c": "10.00", "blng__InvoiceStatus__c": "Posted"},
+        )
+        for n in range(201)
+    ]  # fmt: skip
+    results = org.books.push_applications([write(f"p{n}", i, "10.00") for n, i in enumerate(ids)])
+    assert all(r.refused is None and not r.already_present for r in results)
+    assert _collections(org.server, "/blng__PaymentAllocationInvoice__c") == 2
+    assert _collections(org.server, "/blng__Payment__c") == 2
+    allocations = org.server.org.records["blng__PaymentAllocationInvoice__c"].values()
+    assert sum(1 for row in allocations if row["arlink_Key__c"]) == 201
+
+
+def test_a_record_whose_row_was_locked_is_sent_again_alone(org: SalesforceHarness) -> None:
+    org.server.lock_records(1)  # the first payment record
+    results = org.books.push_applications(
+        [write("p1", _host(org, "I1"), "1500.00"), write("p2", _host(org, "I4"), "100.00")]
+    )
+    assert all(r.refused is None for r in results)
+    assert _collections(org.server, "/blng__Payment__c") == 2
+    assert sorted(a.invoice_id for a in org.applied()) == ["I1", "I4"]
+
+
+def test_a_field_the_org_lacks_stops_the_write_for_all(org: SalesforceHarness) -> None:
+    org.server.drop_field("blng__PaymentAllocationInvoice__c", "blng__Amount__c")
+    with pytest.raises(FixConfigError, match=r"blng__Amount__c.*fix the mapping file"):
+        org.books.push_applications([write("p1", _host(org, "I1"), "1500.00")])
 
 
 def test_an_exception_task_tells_the_clerk_what_to_do(org: SalesforceHarness) -> None:
@@ -414,6 +498,35 @@ def test_the_org_evaluates_soql_like_salesforce(org: SalesforceHarness) -> None:
     nulls = sf.query("SELECT Id FROM Account WHERE ParentId = null")["totalSize"]
     assert nulls == 2
     assert sf.query("SELECT COUNT() FROM blng__Invoice__c WHERE Name != 'x'")["totalSize"] == 4
+
+
+def test_the_org_answers_collections_per_record_in_order(org: SalesforceHarness) -> None:
+    def record(key: str, invoice: str, amount: str) -> dict[str, object]:
+        return {"attributes": {"type": "blng__PaymentAllocationInvoice__c"},
+                "arlink_Key__c": key, "blng__Invoice__c": _host(org, invoice),
+                "blng__Amount__c": amount}  # fmt: skip
+
+    path = "composite/sobjects/blng__PaymentAllocationInvoice__c/arlink_Key__c"
+    records = [record("k1", "I1", "10"), record("k2", "I2", "999"), record("k3", "I4", "5")]
+    answer = org.sf.restful(path, method="PATCH", json={"allOrNone": False, "records": records})
+    assert [r["success"] for r in answer] == [True, False, True]
+    assert answer[0]["created"]
+    assert answer[1]["errors"][0]["statusCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    records = [record("k4", "I1", "10"), record("k5", "I2", "999")]
+    answer = org.sf.restful(path, method="PATCH", json={"allOrNone": True, "records": records})
+    assert [e["statusCode"] for r in answer for e in r["errors"]] == [
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+    ]
+    keys = {
+        r["arlink_Key__c"]
+        for r in org.server.org.records["blng__PaymentAllocationInvoice__c"].values()
+    }
+    assert keys >= {"k1", "k3"}
+    assert not keys & {"k2", "k4", "k5"}
+    with pytest.raises(SalesforceMalformedRequest) as too_many:
+        org.sf.restful(path, method="PATCH", json={"records": [record("k", "I1", "1")] * 201})
+    assert too_many.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
 
 
 def test_an_upsert_answers_201_then_204(org: SalesforceHarness) -> None:

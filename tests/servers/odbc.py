@@ -49,6 +49,38 @@ class OdbcDatabase:
             connection.commit()
 
 
+# The ERP's own rule for a closed period or a disputed invoice: an item listed in
+# `erp_locked_items` refuses any change, by a trigger in each dialect's own way.
+ITEM_LOCKS = {
+    "sqlite": (
+        "CREATE TABLE IF NOT EXISTS erp_locked_items (number VARCHAR(64) PRIMARY KEY)",
+        "CREATE TRIGGER IF NOT EXISTS erp_refuse_locked BEFORE UPDATE ON ar_open_items"
+        " WHEN OLD.number IN (SELECT number FROM erp_locked_items)"
+        " BEGIN SELECT RAISE(ABORT, 'the invoice is locked: its period is closed'); END",
+    ),
+    "postgresql": (
+        "CREATE TABLE IF NOT EXISTS erp_locked_items (number VARCHAR(64) PRIMARY KEY)",
+        "CREATE OR REPLACE FUNCTION erp_refuse_locked() RETURNS trigger AS $$ BEGIN"
+        " IF EXISTS (SELECT 1 FROM erp_locked_items WHERE number = OLD.number) THEN"
+        " RAISE EXCEPTION 'invoice % is locked: its period is closed', OLD.number;"
+        " END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE OR REPLACE TRIGGER erp_refuse_locked BEFORE UPDATE ON ar_open_items"
+        " FOR EACH ROW EXECUTE FUNCTION erp_refuse_locked()",
+    ),
+}
+
+
+def lock_item(database: OdbcDatabase, number: str) -> None:
+    """Lock the open item `number` by the ERP's rule (`ITEM_LOCKS`, installed on first use):
+    the database then refuses every change to it, a payment's settlement included."""
+    with database.connect() as connection:
+        cursor = connection.cursor()
+        for statement in ITEM_LOCKS[database.dialect]:
+            cursor.execute(statement)
+        cursor.execute("INSERT INTO erp_locked_items (number) VALUES (?)", number)
+        connection.commit()
+
+
 def _require_driver(name: str) -> None:
     if name not in pyodbc.drivers():
         pytest.fail(

@@ -17,6 +17,8 @@ What it reproduces, as established against real servers (issue 4):
 - many-to-one values read as `[id, "display name"]`, `write_date` as UTC text;
 - faults as `odoo/addons/base/controllers/rpc.py` builds them: 1 application error
   (a traceback), 2 UserError, 3 AccessDenied, 4 AccessError; a failed call rolls back;
+- `account.move` `action_post`, `button_draft` and `button_cancel` (the last two return
+  None, as the real ones do); the wizard refuses an entry that is not posted (UserError);
 - the `account.payment.register` wizard: batches by commercial partner and currency,
   the wizard's amount and communication used only for one editable batch that is a
   single invoice or grouped (`group_payment`, default off for several invoices), the
@@ -1147,6 +1149,24 @@ class OdooServer:
             self.db.touch("account.move", rid)
             self._move_computed(rid)
         return False  # account.move.action_post returns False since 17
+
+    def _m_account_move_button_draft(self, uid: int, ids: list[int], context: dict) -> None:
+        """Reset to draft, as a user unlocking an invoice; returns None like the real one."""
+        for rid in ids:
+            row = self.db.record("account.move", rid)
+            if row["state"] == "draft":
+                raise UserError("Only posted/cancelled journal entries can be reset to draft.")
+            row["state"] = "draft"
+            self.db.touch("account.move", rid)
+
+    def _m_account_move_button_cancel(self, uid: int, ids: list[int], context: dict) -> None:
+        """Cancel a draft entry (the register-payment wizard then refuses it); returns None."""
+        for rid in ids:
+            row = self.db.record("account.move", rid)
+            if row["state"] != "draft":
+                raise UserError("Only draft journal entries can be cancelled.")
+            row["state"] = "cancel"
+            self.db.touch("account.move", rid)
 
     def _m_account_payment_action_post(self, uid: int, ids: list[int], context: dict) -> None:
         """Returns None, as the real one does: the XML-RPC answer then fails after the commit."""

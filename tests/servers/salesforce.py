@@ -14,6 +14,14 @@ for API version `vXX.X`:
 - `.../sobjects/<obj>/describe`, `POST .../sobjects/<obj>/` (create, 201),
   `PATCH .../sobjects/<obj>/<id>` (update, 204) and
   `PATCH .../sobjects/<obj>/<ExternalIdField>/<value>` (upsert: 201 created, 204 updated);
+- sObject Collections (API 46+): `POST .../composite/sobjects` (create),
+  `PATCH .../composite/sobjects` (update by Id) and
+  `PATCH .../composite/sobjects/<obj>/<ExternalIdField>` (upsert), up to 200 records a
+  call (more: 400 EXCEEDED_ID_LIMIT), each record's result in input order
+  (`{"id", "success", "errors": [{"statusCode", "message", "fields"}], "created"}`), with
+  `allOrNone` rolling back every record when one fails
+  (ALL_OR_NONE_OPERATION_ROLLED_BACK on the others), and rows found locked on request
+  (`lock_records`: UNABLE_TO_LOCK_ROW for that record alone);
 - `.../limits/` and, on every data response, `Sforce-Limit-Info: api-usage=N/M`;
 - Bulk API 2.0 query jobs: `POST .../jobs/query`, `GET .../jobs/query/<id>`,
   `GET .../jobs/query/<id>/results?maxRecords=&locator=` (CSV pages, `Sforce-Locator`);
@@ -27,9 +35,12 @@ The org's own behaviour is simulated as its triggers and roll-ups would do it: w
 allocation (or an unallocation, with a negative sign), or a write-off record, recomputes
 the invoice's balance (`balance = total - allocations - write-offs`) and, where the
 profile names one, its status ("Paid" at zero); an allocation beyond the invoice's balance
-is refused with FIELD_CUSTOM_VALIDATION_EXCEPTION, as Salesforce Billing refuses it. A
-request that fails changes nothing. Two org profiles ship: `BILLING` (Salesforce Billing's
-`blng__` objects, exceptions as Tasks) and `CUSTOM` (an org's own `Invoice__c`, Cases).
+is refused with FIELD_CUSTOM_VALIDATION_EXCEPTION, as Salesforce Billing refuses it, and
+so is any allocation or write-off on an invoice put on hold (`refuse_writes_for`, an
+admin's validation rule). A request that fails changes nothing. An admin's narrower
+profile is `deny(obj, right, field)`: describe then answers `createable`/`updateable`
+false. Two org profiles ship: `BILLING` (Salesforce Billing's `blng__` objects,
+exceptions as Tasks) and `CUSTOM` (an org's own `Invoice__c`, Cases).
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -114,6 +125,7 @@ class OrgProfile:
     status: str | None = None  # a status the org sets to paid/open from the balance
     paid: str = "Paid"
     open: str = "Open"
+    number: str = "Name"  # the invoice number, as users and validation messages name it
 
 
 BILLING = OrgProfile(
@@ -234,6 +246,9 @@ CUSTOM = OrgProfile(
     ),
     status="Status__c",
 )
+
+
+COLLECTION_LIMIT = 200  # records per sObject Collections call
 
 
 class SfError(Exception):
@@ -507,6 +522,8 @@ class Org:
     prefixes: dict[str, str] = field(default_factory=dict)
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     last_stamp: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    on_hold: set[str] = field(default_factory=set)  # invoice numbers a validation rule locks
+    denied: set[tuple[str, str]] = field(default_factory=set)  # (object, "createable"|...)
 
     def __post_init__(self) -> None:
         for number, name in enumerate(self.profile.objects):
@@ -575,8 +592,16 @@ class Org:
                             f"duplicates value on record with id: {other_id}"
                         )  # fmt: skip
 
+    def _allowed(self, obj: str, right: str) -> None:
+        if (obj, right) in self.denied:
+            raise SfError(
+                400, "INSUFFICIENT_ACCESS_OR_READONLY",
+                f"insufficient access rights on object: the profile cannot {right[:6]} {obj}",
+            )  # fmt: skip
+
     def create(self, obj: str, values: dict[str, Any]) -> str:
         """Insert a record (and run the org's roll-ups); a failure leaves nothing behind."""
+        self._allowed(obj, "createable")
         row = self._coerce(obj, values, creating=True)
         record_id = f"{self.prefixes[obj]}{next(self.counter):012d}AAA"
         now = self.stamp()
@@ -592,6 +617,7 @@ class Org:
         if record_id not in self.records[obj]:
             raise SfError(404, "NOT_FOUND", "Provided external ID field does not exist or is "
                           "not accessible: " + record_id)  # fmt: skip
+        self._allowed(obj, "updateable")
         row = {**self.records[obj][record_id], **self._coerce(obj, values, creating=False)}
         now = self.stamp()
         row.update(LastModifiedDate=now, SystemModstamp=now)
@@ -607,6 +633,7 @@ class Org:
         for child in profile.children:
             if child.object == obj:
                 touched |= {(old or {}).get(child.invoice), row.get(child.invoice)} - {None}
+                self._hold(invoices.get(row.get(child.invoice)))
         saved = {i: dict(invoices[i]) for i in touched if i in invoices}
         table[record_id] = row
         try:
@@ -619,6 +646,15 @@ class Org:
                 table[record_id] = old
             invoices.update(saved)
             raise
+
+    def _hold(self, invoice: dict[str, Any] | None) -> None:
+        """An admin's validation rule: no allocation or write-off on an invoice on hold."""
+        number = (invoice or {}).get(self.profile.number)
+        if number in self.on_hold:
+            raise SfError(
+                400, "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                f"Invoice {number} is on hold: no payment may be applied to it",
+            )  # fmt: skip
 
     def _roll_up(self, invoice_id: str) -> None:
         p = self.profile
@@ -745,6 +781,7 @@ class SalesforceServer:
         self.api_calls = 0
         self.faults: list[tuple[str, SfError]] = []
         self.lost: list[str] = []
+        self.locked_records = 0  # the next records of collections find their row locked
         self.cursors: dict[str, list[dict[str, Any]]] = {}
         self.cursor_query: dict[str, Query] = {}
         self.jobs: dict[str, _Job] = {}
@@ -793,6 +830,28 @@ class SalesforceServer:
         """Remove a field from the org (an admin deleted it, or the profile hides it)."""
         with self.lock:
             del self.org.profile.objects[obj][name]
+
+    def refuse_writes_for(self, invoice_number: str) -> None:
+        """Put an invoice on hold: the org refuses every allocation and write-off on it
+        (FIELD_CUSTOM_VALIDATION_EXCEPTION), as an admin's validation rule does."""
+        with self.lock:
+            self.org.on_hold.add(invoice_number)
+
+    def lock_records(self, times: int) -> None:
+        """The next `times` records sent in collections fail on their own with
+        UNABLE_TO_LOCK_ROW (another transaction holds the row), the rest of the call goes on."""
+        with self.lock:
+            self.locked_records += times
+
+    def deny(self, obj: str, right: str, field_name: str | None = None) -> None:
+        """Take `right` ("createable" or "updateable") on `obj`, or on one of its fields,
+        from the integration user's profile: describe reports it false, writes are refused."""
+        with self.lock:
+            if field_name is None:
+                self.org.denied.add((obj, right))
+                return
+            fields = self.org.profile.objects[obj]
+            fields[field_name] = replace(fields[field_name], **{right: False})
 
     def limit_header(self) -> dict[str, str]:
         return {"Sforce-Limit-Info": f"api-usage={self.api_calls}/{self.daily_limit}"}
@@ -859,6 +918,8 @@ class SalesforceServer:
             return 200, {"DailyApiRequests": {"Max": self.daily_limit, "Remaining": remaining}}, {}
         if head == "sobjects" and len(rest) >= 2:
             return self._sobjects(method, rest[1:], document)
+        if rest[:2] == ["composite", "sobjects"]:
+            return self._collection(method, rest[2:], document)
         if head == "jobs" and len(rest) >= 2 and rest[1] == "query":
             return self._bulk(method, rest[2:], params, document)
         raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
@@ -921,33 +982,109 @@ class SalesforceServer:
             self.org.update(obj, rest[1], document or {})
             return 204, None, {}
         if len(rest) == 3 and method == "PATCH":
-            name, value = rest[1], rest[2]
-            spec = schema.get(name)
-            if spec is None or not spec.external_id:
-                raise SfError(
-                    404, "NOT_FOUND",
-                    f"Provided external ID field does not exist or is not accessible: {name}",
-                )  # fmt: skip
-            found = self.org.find(obj, name, value)
-            if found is None:
-                record_id = self.org.create(obj, {**(document or {}), name: value})
+            self._external_id(obj, rest[1])
+            record_id, created = self._upsert(obj, rest[1], rest[2], document or {})
+            if created:
                 return 201, {"id": record_id, "success": True, "errors": [], "created": True}, {}
-            self.org.update(obj, found, document or {})
             return 204, None, {}
         raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _external_id(self, obj: str, name: str) -> None:
+        spec = self.org.schema(obj).get(name)
+        if spec is None or not spec.external_id:
+            raise SfError(
+                404, "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: {name}",
+            )  # fmt: skip
+
+    def _upsert(self, obj: str, name: str, value: Any, values: dict[str, Any]) -> tuple[str, bool]:
+        found = self.org.find(obj, name, value)
+        if found is None:
+            return self.org.create(obj, {**values, name: value}), True
+        self.org.update(obj, found, values)
+        return found, False
+
+    def _collection(
+        self, method: str, rest: list[str], document: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """sObject Collections: create, update or upsert up to 200 records, each on its
+        own (a failure is that record's result) unless `allOrNone` rolls them all back."""
+        records = (document or {}).get("records")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise SfError(400, "JSON_PARSER_ERROR", "`records` must be a list of sObjects")
+        if len(records) > COLLECTION_LIMIT:
+            raise SfError(
+                400, "EXCEEDED_ID_LIMIT",
+                f"record limit reached. cannot submit more than {COLLECTION_LIMIT} records "
+                "into this call",
+            )  # fmt: skip
+        if len(rest) == 2 and method == "PATCH":
+            self._external_id(rest[0], rest[1])
+        elif rest or method not in ("POST", "PATCH"):
+            raise SfError(404, "NOT_FOUND", "The requested resource does not exist")
+        all_or_none = bool(document.get("allOrNone"))
+        before = copy.deepcopy(self.org.records) if all_or_none else None
+        results = [self._collection_one(method, rest, dict(record)) for record in records]
+        if before is not None and not all(r["success"] for r in results):
+            self.org.records = before
+            rolled_back = {
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                "message": "Record rolled back because not all records were valid and the "
+                "request was using AllOrNone header",
+                "fields": [],
+            }
+            results = [
+                r if not r["success"] else {**r, "success": False, "errors": [rolled_back]}
+                for r in results
+            ]
+        return 200, results, {}
+
+    def _collection_one(
+        self, method: str, rest: list[str], record: dict[str, Any]
+    ) -> dict[str, Any]:
+        attributes = record.pop("attributes", None) or {}
+        obj = rest[0] if rest else str(attributes.get("type", ""))
+        record_id = record.pop("Id", None) if method == "PATCH" and not rest else None
+        try:
+            if self.locked_records:
+                self.locked_records -= 1
+                raise SfError(
+                    400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record"
+                )
+            if attributes.get("type") != obj or not obj:
+                raise SfError(400, "INVALID_TYPE", "each record needs attributes.type: " + obj)
+            if rest:
+                name = rest[1]
+                if record.get(name) is None:
+                    raise SfError(400, "REQUIRED_FIELD_MISSING", f"missing external id {name}")
+                record_id, created = self._upsert(obj, name, record.pop(name), record)
+                return {"id": record_id, "success": True, "errors": [], "created": created}
+            if method == "POST":
+                return {"id": self.org.create(obj, record), "success": True, "errors": []}
+            if record_id is None:
+                raise SfError(400, "MISSING_ARGUMENT", "Id not specified in an update call")
+            self.org.update(obj, record_id, record)
+            return {"id": record_id, "success": True, "errors": []}
+        except SfError as error:
+            failed = {"message": error.message, "statusCode": error.code, "fields": []}
+            answer: dict[str, Any] = {"success": False, "errors": [failed]}
+            if record_id is not None:
+                answer["id"] = record_id
+            return answer
 
     def _describe(self, obj: str, schema: dict[str, Field]) -> dict[str, Any]:
         return {
             "name": obj,
             "queryable": True,
-            "createable": True,
-            "updateable": True,
+            "createable": (obj, "createable") not in self.org.denied,
+            "updateable": (obj, "updateable") not in self.org.denied,
             "fields": [
                 {
                     "name": f.name,
                     "type": f.type,
                     "externalId": f.external_id,
                     "unique": f.external_id,
+                    "idLookup": f.external_id or f.name == "Id",
                     "createable": f.createable,
                     "updateable": f.updateable,
                     "nillable": f.name != "Id",

@@ -20,9 +20,11 @@ connector's real zeep client loads the WSDL over HTTP and calls the operations:
 Creating a receipt (a journal line in `bc`) applies it to its invoice at once (as if
 posted): the open amount drops by amount + write-off + discount, and an invoice reaching
 zero closes. Bad input (an unknown field, a bad criterion, an over-application, an
-unknown invoice) is a SOAP Fault with HTTP 500; a missing or wrong Basic/Bearer
-credential is HTTP 401; `fail_next` makes the next POSTs answer an HTTP error
-(`after_commit` ones commit first, as a proxy timing out behind a finished write would).
+unknown invoice, an invoice put on hold with `Books.hold`) is a SOAP Fault with HTTP 500;
+a missing or wrong Basic/Bearer credential is HTTP 401; `fail_next` makes the next POSTs
+answer an HTTP error (`after_commit` ones commit first, as a proxy timing out behind a
+finished write would); `withhold` takes an operation from the user (gone from the WSDL,
+a Fault when called), as Business Central publishes a page the user may not insert into.
 Requests are parsed with lxml without entity expansion, DTDs or network access.
 """
 
@@ -268,9 +270,15 @@ class Books:
     clock: datetime = field(default_factory=lambda: datetime(2026, 11, 1, 8, 0, tzinfo=UTC))
     lock: threading.RLock = field(default_factory=threading.RLock)
     _sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    on_hold: set[int] = field(default_factory=set)  # invoices (by `_seq`) posting refuses
 
     def __post_init__(self) -> None:
         self.rows = {kind: [] for kind in self.tables}
+
+    def hold(self, invoice: Row) -> None:
+        """Put an invoice on hold, as a user does in the ERP: posting a receipt to it is
+        then refused with a SOAP Fault (BC: "cannot apply an entry that is on hold")."""
+        self.on_hold.add(invoice["_seq"])
 
     def now(self) -> datetime:
         """A clock that moves one second per change, so modification times are distinct."""
@@ -324,6 +332,8 @@ class Books:
         invoice = self.find("invoices", p.invoice_match, target)
         if invoice is None:
             raise ServiceFaultError(f"invoice `{target}` does not exist ({p.receipt_invoice})")
+        if invoice["_seq"] in self.on_hold:
+            raise ServiceFaultError(f"invoice `{target}` is on hold: it cannot be applied")
         closed_field, closed, _ = p.closed
         if invoice[closed_field] == closed:
             raise ServiceFaultError(f"invoice `{target}` is already closed")
@@ -408,8 +418,17 @@ def _complex(name: str, fields: dict[str, str], ns_prefix: str = "xsd") -> str:
     )
 
 
-def _wsdl(namespace: str, service: str, schema: str, operations: dict[str, str], url: str) -> str:
-    """A document/literal WSDL: `operations` maps each operation to its response element."""
+def _wsdl(
+    namespace: str,
+    service: str,
+    schema: str,
+    operations: dict[str, str],
+    url: str,
+    omit: frozenset[str] = frozenset(),
+) -> str:
+    """A document/literal WSDL: `operations` maps each operation to its response element;
+    those in `omit` are left out (the user may not call them)."""
+    operations = {op: out for op, out in operations.items() if op not in omit}
     messages = "".join(
         f'<message name="{op}"><part name="parameters" element="tns:{op}"/></message>'
         f'<message name="{out}"><part name="parameters" element="tns:{out}"/></message>'
@@ -443,7 +462,7 @@ def _wsdl(namespace: str, service: str, schema: str, operations: dict[str, str],
     )
 
 
-def _bc_wsdl(table: Table, url: str) -> str:
+def _bc_wsdl(table: Table, url: str, omit: frozenset[str] = frozenset()) -> str:
     name = table.name
     enum = "".join(f'<xsd:enumeration value="{field}"/>' for field in table.fields)
     schema = (
@@ -472,7 +491,7 @@ def _bc_wsdl(table: Table, url: str) -> str:
             "</xsd:complexType></xsd:element>"
         )
     operations = {op: f"{op}_Result" for op in ("ReadMultiple", "Create", "Update")}
-    return _wsdl(BC_NS + name.lower(), name, schema, operations, url)
+    return _wsdl(BC_NS + name.lower(), name, schema, operations, url, omit)
 
 
 # The generic service: operation -> (table, its named filters, request record element).
@@ -517,7 +536,7 @@ GENERIC_UPDATES = {"UpdateCase": "cases"}
 _FILTER_TYPES = {"ge": "xsd:dateTime", "eq": "xsd:string", "in": "xsd:string"}
 
 
-def _generic_wsdl(url: str) -> str:
+def _generic_wsdl(url: str, omit: frozenset[str] = frozenset()) -> str:
     schema = "".join(_complex(t.name, t.fields) for t in GENERIC_TABLES.values())
     operations = {}
     for op, (kind, filters) in GENERIC_READS.items():
@@ -550,7 +569,7 @@ def _generic_wsdl(url: str) -> str:
             "</xsd:sequence></xsd:complexType></xsd:element>"
         )
         operations[op] = f"{op}Response"
-    return _wsdl(GENERIC_NS, "InvoiceService", schema, operations, url)
+    return _wsdl(GENERIC_NS, "InvoiceService", schema, operations, url, omit)
 
 
 # ---------------------------------------------------------------------------------------
@@ -587,6 +606,7 @@ class _Failure:
     after_commit: bool
     operation: str | None  # the operation it hits (None: any)
     fault: str | None = None  # answer this SOAP Fault instead of doing the work
+    kind: str | None = None  # on Business Central, only on the page holding this table
 
 
 @dataclass
@@ -603,6 +623,8 @@ class SoapServer:
     calls: list[str] = field(default_factory=list)  # operation names, in order
     wsdl_doctype: str = ""  # put into every WSDL served (to test that clients refuse DTDs)
     answer_delay: float = 0.0  # seconds every operation (not the WSDL) waits before answering
+    # (table kind or None for the generic service, operation) the user may not call
+    withheld: set[tuple[str | None, str]] = field(default_factory=set)
     _server: WSGIServer | None = None
     _thread: threading.Thread | None = None
 
@@ -641,9 +663,16 @@ class SoapServer:
         `after_commit`: do the work first, then lose the answer."""
         self.fail_next.extend(_Failure(status, after_commit, operation) for _ in range(times))
 
-    def refuse(self, message: str, operation: str | None = None) -> None:
-        """Make the next call (of `operation`, or any) answer a SOAP Fault, doing nothing."""
-        self.fail_next.append(_Failure(500, False, operation, message))
+    def withhold(self, operation: str, kind: str | None = None) -> None:
+        """Take `operation` (of the page holding `kind` on Business Central) from the user:
+        its WSDL no longer offers it and a call to it is a Fault, as Business Central
+        publishes a page without Create when the page or the user may not insert."""
+        self.withheld.add((kind, operation))
+
+    def refuse(self, message: str, operation: str | None = None, kind: str | None = None) -> None:
+        """Make the next call (of `operation`, or any; on Business Central of the page
+        holding `kind`, or any page) answer a SOAP Fault, doing nothing."""
+        self.fail_next.append(_Failure(500, False, operation, message, kind))
 
     # -- where things are -------------------------------------------------------------
 
@@ -676,8 +705,13 @@ class SoapServer:
             return [b"no such service"]
         namespace, kind = service
         url = f"{self.url}{path}"
+        withheld = frozenset(op for of, op in self.withheld if of == kind)
         if environ["REQUEST_METHOD"] == "GET":
-            wsdl = _generic_wsdl(url) if kind is None else _bc_wsdl(self.books.tables[kind], url)
+            wsdl = (
+                _generic_wsdl(url, withheld)
+                if kind is None
+                else _bc_wsdl(self.books.tables[kind], url, withheld)
+            )
             start("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
             declaration, _, rest = wsdl.partition("?>")
             return [f"{declaration}?>{self.wsdl_doctype}{rest}".encode()]
@@ -689,8 +723,11 @@ class SoapServer:
             return [_fault_body(fault)]
         operation = _local(request)
         self.calls.append(operation)
+        if operation in withheld:
+            start("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8")])
+            return [_fault_body(ServiceFaultError(f"You do not have permission to {operation}"))]
         time.sleep(self.answer_delay)
-        failure = self._failure_for(operation)
+        failure = self._failure_for(operation, kind)
         if failure is not None and failure.fault is not None:
             start("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8")])
             return [_fault_body(ServiceFaultError(failure.fault))]
@@ -712,9 +749,9 @@ class SoapServer:
         start(status, [("Content-Type", "text/xml; charset=utf-8")])
         return [answer]
 
-    def _failure_for(self, operation: str) -> _Failure | None:
+    def _failure_for(self, operation: str, kind: str | None) -> _Failure | None:
         for failure in self.fail_next:
-            if failure.operation in (None, operation):
+            if failure.operation in (None, operation) and failure.kind in (None, kind):
                 self.fail_next.remove(failure)
                 return failure
         return None

@@ -211,17 +211,14 @@ def end_state(workspace: Path) -> dict[str, Any]:
     }
 
 
-def test_killed_at_any_moment_then_rerun_ends_as_a_clean_run(tmp_path: Path) -> None:
-    clean = make_workspace(tmp_path / "clean", DEMO_CONFIG)
-    status, moments = run_in_fork(clean, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    expected = end_state(clean)
-    assert expected["applications"]
-    assert expected["exception_items"]
-    assert len(moments) > 20
+def differences_after_kills(
+    moments: list[str], expected: dict[str, Any], prepare: Callable[[int], Path]
+) -> dict[str, dict[str, Any]]:
+    """Kill a fresh workspace (`prepare(kill_at)`) at each moment in turn, rerun it, and
+    return, per moment, where its end state differs from `expected` (empty: none)."""
     differences = {}
     for kill_at in range(1, len(moments) + 1):
-        workspace = make_workspace(tmp_path / f"killed-at-{kill_at}", DEMO_CONFIG)
+        workspace = prepare(kill_at)
         status, _ = run_in_fork(workspace, kill_at)
         assert os.WIFSIGNALED(status), f"moment {kill_at}: the child was not killed"
         assert os.WTERMSIG(status) == signal.SIGKILL
@@ -231,4 +228,22 @@ def test_killed_at_any_moment_then_rerun_ends_as_a_clean_run(tmp_path: Path) -> 
             differences[f"{kill_at} {moments[kill_at - 1]}"] = {
                 k: found[k] for k in found if found[k] != expected[k]
             }
-    assert differences == {}
+    return differences
+
+
+def test_killed_at_any_moment_then_rerun_ends_as_a_clean_run(tmp_path: Path) -> None:
+    clean = make_workspace(tmp_path / "clean", DEMO_CONFIG)
+    status, moments = run_in_fork(clean, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    expected = end_state(clean)
+    assert expected["applications"]
+    assert expected["exception_items"]
+    assert len(moments) > 20
+    assert (
+        differences_after_kills(
+            moments,
+            expected,
+            lambda kill_at: make_workspace(tmp_path / f"killed-at-{kill_at}", DEMO_CONFIG),
+        )
+        == {}
+    )

@@ -27,6 +27,8 @@ discount_grace_days = 2
 apply_short_pay = false
 tie_policy = "oldest"
 error_budget = 0.001
+calibration_min_outcomes = 50
+calibration_significance = 0.05
 """
     policy = parse_config(text, file=FILE).config.matching.policy()
     assert policy.write_off_limit == Decimal("25.00")
@@ -36,6 +38,7 @@ error_budget = 0.001
     assert policy.apply_short_pay is False
     assert policy.tie_policy is TiePolicy.OLDEST
     assert policy.error_budget == 0.001
+    assert (policy.calibration_min_outcomes, policy.calibration_significance) == (50, 0.05)
 
 
 def test_every_problem_is_reported_with_its_key() -> None:

@@ -61,8 +61,8 @@ def test_upgrade_from_empty_creates_every_table(ledger_url: str) -> None:
         engine.dispose()
 
 
-def test_head_revision_is_the_edi_one() -> None:
-    assert head_revision() == "0004"
+def test_head_revision_is_the_refused_writes_one() -> None:
+    assert head_revision() == "0005"
 
 
 def test_migrations_ship_as_package_data() -> None:
@@ -75,6 +75,7 @@ def test_migrations_ship_as_package_data() -> None:
         "versions/0002_remittance_advices.py",
         "versions/0003_pull_cursors.py",
         "versions/0004_edi.py",
+        "versions/0005_refused_writes.py",
     ):
         assert (MIGRATIONS_DIR / relative).is_file(), relative
 
