@@ -141,6 +141,11 @@ def trace(conn: sa.Connection, identifier: str, var_dir: Path) -> dict[str, Any]
     return None
 
 
+def _host_said(row: dict[str, Any]) -> str:
+    """The books host's message for a record it refused (`writeback_error`), if any."""
+    return f" ({row['writeback_error']})" if row.get("writeback_error") else ""
+
+
 def _render_payment(console: Console, found: dict[str, Any]) -> None:
     payment, file, decision = found["payment"], found["file"], found["decision"]
     console.print(
@@ -166,14 +171,16 @@ def _render_payment(console: Console, found: dict[str, Any]) -> None:
         console.print(
             f"  applied {_money(app['amount_minor'], app['currency'])} "
             f"to invoice {app['invoice_id']}: "
-            f"write-back {app['writeback_status']}, host record {app['external_id'] or '-'}"
+            f"write-back {app['writeback_status']}{_host_said(app)}, "
+            f"host record {app['external_id'] or '-'}"
         )
     exception = found["exception"]
     if exception:
         console.print(
             f"  exception: {exception['reason']} ({exception['status']}) for "
             f"{_money(exception['amount_minor'], exception['currency'])}, write-back "
-            f"{exception['writeback_status']}, host record {exception['external_id'] or '-'}"
+            f"{exception['writeback_status']}{_host_said(exception)}, "
+            f"host record {exception['external_id'] or '-'}"
         )
     table = Table(title="audit events")
     for column in ("seq", "at", "event", "actor"):

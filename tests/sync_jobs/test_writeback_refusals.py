@@ -144,6 +144,11 @@ def test_a_refused_application_goes_to_the_clerk_and_the_rest_is_written(tmp_pat
     (step,) = json.loads(shown.stdout)["steps"]
     assert (step["detail"]["applications_refused"], step["detail"]["exceptions_refused"]) == (1, 0)
 
+    # An auditor's trace of the payment shows the refusal with the host's words.
+    traced = arlink(workspace, "trace", payment_id)
+    assert traced.exit_code == 0, traced.stderr
+    assert f"write-back refused ({MESSAGE})" in " ".join(traced.stdout.split())
+
     # A rerun posts nothing more and does not try the refused application again.
     before = journal(workspace, "applications.csv"), journal(workspace, "exceptions.csv")
     again = arlink(workspace, "run", "daily")
